@@ -1,0 +1,196 @@
+"""Network: a VPC over the configured AZs, public and private subnets, NAT, endpoints, flow logs.
+
+Nodes live in private subnets. NAT is a single gateway where an AZ outage is acceptable (dev)
+and one per AZ where it is not (prod). S3 (gateway) and ECR/STS (interface) endpoints keep image
+pulls and data-lake reads off NAT, which AWS bills per GB.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import PlatformConfig
+from components.tagging import CostTagging
+
+COMPONENT = "network"
+
+
+class Network(pulumi.ComponentResource):
+    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:network:Network", name, None, opts)
+        net = config.network
+        prefix = config.name_prefix
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(name_tag: str, **extra: str) -> dict[str, str]:
+            return {**tagging.resource_tags(COMPONENT), "Name": name_tag, **extra}
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=str(net.vpc_cidr),
+            enable_dns_hostnames=True,  # interface endpoints with private DNS need both
+            enable_dns_support=True,
+            tags=tags(f"{prefix}-vpc"),
+            opts=child,
+        )
+
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=tags(f"{prefix}-igw"), opts=child
+        )
+
+        # Subnet tags: load balancer placement for the AWS Load Balancer Controller, and the
+        # discovery tag Karpenter's EC2NodeClass selects private subnets by.
+        self.public_subnets = [
+            aws.ec2.Subnet(
+                f"{name}-public-{az}",
+                vpc_id=self.vpc.id,
+                availability_zone=az,
+                cidr_block=str(block),
+                map_public_ip_on_launch=False,
+                tags=tags(f"{prefix}-public-{az}", **{"kubernetes.io/role/elb": "1"}),
+                opts=child,
+            )
+            for az, block in zip(net.availability_zones, net.public_subnet_cidrs)
+        ]
+        self.private_subnets = [
+            aws.ec2.Subnet(
+                f"{name}-private-{az}",
+                vpc_id=self.vpc.id,
+                availability_zone=az,
+                cidr_block=str(block),
+                tags=tags(
+                    f"{prefix}-private-{az}",
+                    **{
+                        "kubernetes.io/role/internal-elb": "1",
+                        f"kubernetes.io/cluster/{config.cluster_name}": "shared",
+                        "karpenter.sh/discovery": config.cluster_name,
+                    },
+                ),
+                opts=child,
+            )
+            for az, block in zip(net.availability_zones, net.private_subnet_cidrs)
+        ]
+
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=internet_gateway.id)],
+            tags=tags(f"{prefix}-public"),
+            opts=child,
+        )
+        for az, subnet in zip(net.availability_zones, self.public_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{az}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
+            )
+
+        nat_azs = net.availability_zones if net.nat_gateways == "one-per-az" else net.availability_zones[:1]
+        nat_by_az = {}
+        for az, subnet in zip(nat_azs, self.public_subnets):
+            address = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=tags(f"{prefix}-nat-{az}"), opts=child)
+            nat_by_az[az] = aws.ec2.NatGateway(
+                f"{name}-nat-{az}",
+                allocation_id=address.id,
+                subnet_id=subnet.id,
+                tags=tags(f"{prefix}-nat-{az}"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+            )
+
+        self.private_route_tables = []
+        for az, subnet in zip(net.availability_zones, self.private_subnets):
+            nat = nat_by_az.get(az, next(iter(nat_by_az.values())))
+            route_table = aws.ec2.RouteTable(
+                f"{name}-private-{az}",
+                vpc_id=self.vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                tags=tags(f"{prefix}-private-{az}"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{az}", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
+            )
+            self.private_route_tables.append(route_table)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{config.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in self.private_route_tables],
+            tags=tags(f"{prefix}-s3"),
+            opts=child,
+        )
+
+        self.endpoint_security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            vpc_id=self.vpc.id,
+            description="HTTPS from inside the VPC to interface endpoints",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(net.vpc_cidr)], description="HTTPS from the VPC")],
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[str(net.vpc_cidr)], description="Replies inside the VPC")],
+            tags=tags(f"{prefix}-endpoints"),
+            opts=child,
+        )
+        for service in net.interface_endpoints:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{config.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[subnet.id for subnet in self.private_subnets],
+                security_group_ids=[self.endpoint_security_group.id],
+                tags=tags(f"{prefix}-{service}"),
+                opts=child,
+            )
+
+        flow_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"/{config.project}/{config.environment}/vpc-flow-logs",
+            retention_in_days=net.flow_log_retention_days,
+            tags=tags(f"{prefix}-flow-logs"),
+            opts=child,
+        )
+        flow_log_role = aws.iam.Role(
+            f"{name}-flow-logs",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            }),
+            tags=tags(f"{prefix}-flow-logs"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs",
+            role=flow_log_role.id,
+            policy=flow_log_group.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": f"{arn}:*",
+                }],
+            })),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type=net.flow_log_traffic_type,
+            log_destination_type="cloud-watch-logs",
+            log_destination=flow_log_group.arn,
+            iam_role_arn=flow_log_role.arn,
+            max_aggregation_interval=60,
+            tags=tags(f"{prefix}-flow-log"),
+            opts=child,
+        )
+
+        self.vpc_id = self.vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in self.private_subnets])
+        self.public_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in self.public_subnets])
+        self.register_outputs({
+            "vpcId": self.vpc_id,
+            "privateSubnetIds": self.private_subnet_ids,
+            "publicSubnetIds": self.public_subnet_ids,
+        })

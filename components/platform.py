@@ -1,0 +1,44 @@
+"""The whole platform of one environment: every capability, wired together.
+
+The AWS provider is explicit and carries the stack-wide cost tags as `default_tags`; every child
+component receives it, so no resource falls back to an untagged default provider.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import PlatformConfig
+from components.datalake import DataLake
+from components.network import Network
+from components.tagging import CostTagging
+
+
+class Platform(pulumi.ComponentResource):
+    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:index:Platform", name, None, opts)
+        self.tagging = CostTagging.from_config(config)
+
+        self.aws_provider = aws.Provider(
+            f"{name}-aws",
+            region=config.region,
+            profile=config.aws_profile,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=self.tagging.default_tags()),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        with_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
+
+        self.network = Network(f"{name}-network", config, self.tagging, opts=with_aws)
+        self.datalake = DataLake(f"{name}-datalake", config, self.tagging, opts=with_aws)
+
+        self.outputs = {
+            "region": config.region,
+            "environment": config.environment,
+            "vpcId": self.network.vpc_id,
+            "privateSubnetIds": self.network.private_subnet_ids,
+            "dataLakeBuckets": self.datalake.bucket_names,
+            "dataLakeKmsKeyArn": self.datalake.kms_key_arn,
+            "teamDataRoleArns": self.datalake.team_role_arns,
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,37 @@
+"""The `mlp` command. Exit status: 0 success, 2 bad input (one line naming file and key), 1 else."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from mlp import plan
+from mlp.errors import UserError
+
+COMMANDS = (plan,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlp", description="mlplatform: offline plans, cost estimates, diffs and reports")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as error:
+        print(f"mlp {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a defect of mlp itself, not of the user's input
+        if os.environ.get("MLP_DEBUG"):
+            traceback.print_exc()
+        print(f"mlp {args.command}: internal error: {type(error).__name__}: {error} (set MLP_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

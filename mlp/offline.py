@@ -1,0 +1,266 @@
+"""Run the Pulumi program offline under Pulumi's mocks and record what it declares.
+
+No Pulumi CLI, provider plugin, credentials or network: the program (`__main__.py`) runs inside
+the SDK's mock monitor. Every registration is recorded with what a real deployment would store
+(type, name, parent, provider, inputs, protect, ...) and turned into a stack-export document
+(version 3) shaped like `pulumi stack export`, so every later step reads one format.
+
+Known pitfalls handled here (see DESIGN.md): the root resource is reset before each run, the
+program runs inside `pulumi.runtime.test` so every registration has finished before we read,
+and runs are never previews (unknown outputs would make `apply` callbacks silently skip).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+from components.tagging import is_taggable
+from mlp import PROJECT_ROOT
+
+PROJECT = "mlplatform"
+MOCK_ACCOUNT_ID = "123456789012"
+
+# Outputs the real providers compute that the program reads back (ARNs, endpoints, ids), by type.
+# Each takes (inputs, resource name, region) and returns outputs to add to the inputs.
+OutputSynthesizer = Callable[[dict, str, str], dict]
+SYNTHETIC_OUTPUTS: dict[str, OutputSynthesizer] = {}
+
+
+def synthesizes(*type_tokens: str):
+    def register(function: OutputSynthesizer) -> OutputSynthesizer:
+        for token in type_tokens:
+            SYNTHETIC_OUTPUTS[token] = function
+        return function
+
+    return register
+
+
+@synthesizes("aws:s3/bucket:Bucket")
+def _bucket_outputs(inputs: dict, name: str, region: str) -> dict:
+    bucket = inputs.get("bucket", name)
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com", "region": region}
+
+
+@synthesizes("aws:iam/role:Role")
+def _role_outputs(inputs: dict, name: str, region: str) -> dict:
+    role_name = inputs.get("name", name)
+    return {"name": role_name, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{role_name}", "uniqueId": "AROA" + _digest(name, 17).upper()}
+
+
+@synthesizes("aws:iam/policy:Policy")
+def _policy_outputs(inputs: dict, name: str, region: str) -> dict:
+    policy_name = inputs.get("name", name)
+    return {"name": policy_name, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/{policy_name}"}
+
+
+@synthesizes("aws:kms/key:Key")
+def _kms_outputs(inputs: dict, name: str, region: str) -> dict:
+    key_id = _uuid(name)
+    return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{MOCK_ACCOUNT_ID}:key/{key_id}"}
+
+
+@synthesizes("aws:glue/catalogDatabase:CatalogDatabase")
+def _glue_database_outputs(inputs: dict, name: str, region: str) -> dict:
+    return {"arn": f"arn:aws:glue:{region}:{MOCK_ACCOUNT_ID}:database/{inputs.get('name', name)}"}
+
+
+@synthesizes("aws:cloudwatch/logGroup:LogGroup")
+def _log_group_outputs(inputs: dict, name: str, region: str) -> dict:
+    return {"arn": f"arn:aws:logs:{region}:{MOCK_ACCOUNT_ID}:log-group:{inputs.get('name', name)}"}
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _uuid(text: str) -> str:
+    h = _digest(text, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _generic_outputs(type_token: str, inputs: dict, name: str, region: str) -> dict:
+    """An ARN in the service's shape for any type without a dedicated synthesizer."""
+    package, _, rest = type_token.partition(":")
+    if package != "aws":
+        return {}
+    service = rest.split("/")[0]
+    kind = type_token.rsplit(":", 1)[-1]
+    resource_kind = "".join("-" + ch.lower() if ch.isupper() else ch for ch in kind).lstrip("-")
+    return {"arn": f"arn:aws:{service}:{region}:{MOCK_ACCOUNT_ID}:{resource_kind}/{inputs.get('name', name)}"}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Answers registrations and invokes the way AWS would, deterministically."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self.invokes: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ.startswith("pulumi:providers:"):
+            return _uuid(args.name), dict(args.inputs)
+        outputs = _generic_outputs(args.typ, args.inputs, args.name, self.region)
+        outputs.update(args.inputs)
+        synthesize = SYNTHETIC_OUTPUTS.get(args.typ)
+        if synthesize:
+            outputs.update(synthesize(args.inputs, args.name, self.region))
+        resource_id = args.resource_id or f"{args.name}-{_digest(args.typ + args.name, 7)}"
+        outputs.setdefault("id", resource_id)
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": MOCK_ACCOUNT_ID, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan", "userId": "AIDAOFFLINEPLAN", "id": MOCK_ACCOUNT_ID}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return {}
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    dependencies: list[str]
+    id: str | None = None
+    inputs: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping the options a stack export records."""
+
+    def __init__(self, mocks: PlatformMocks):
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        registration = self.resources.get(response.urn)
+        self.recorded.append(RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            provider=request.provider,
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            dependencies=list(request.dependencies),
+            id=registration.id if registration else None,
+            inputs=pulumi.runtime.rpc.deserialize_properties(request.object) if request.custom else {},
+            outputs=dict(registration.state) if registration else {},
+        ))
+        return response
+
+
+@dataclass
+class OfflineRun:
+    stack: str
+    resources: list[RecordedResource]
+    invokes: list[tuple[str, dict]]
+
+    def by_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def find(self, type_token: str, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.type == type_token and r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources of type {type_token} named {name}")
+        return matches[0]
+
+
+def run_program(stack: str, pulumi_config: dict[str, str], region: str) -> OfflineRun:
+    """Run `__main__.py` for `stack` with the given config; return every registration."""
+    # A root stack left over from an earlier run would carry its transformations into this one.
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(pulumi_config)
+    mocks = PlatformMocks(region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+
+    program()
+    # The first registration is the root stack (set_mocks creates it).
+    return OfflineRun(stack, monitor.recorded, mocks.invokes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack-export document
+# ---------------------------------------------------------------------------------------------
+
+
+def provider_default_tags(provider_resource: dict) -> dict[str, str]:
+    """The AWS provider's default tags; the engine passes them JSON-encoded."""
+    value = (provider_resource.get("inputs") or {}).get("defaultTags")
+    if isinstance(value, str):
+        value = json.loads(value) if value else {}
+    return dict((value or {}).get("tags") or {})
+
+
+def export_document(run: OfflineRun, pulumi_version: str | None = None) -> dict[str, Any]:
+    """A `pulumi stack export` document (deployment version 3) of an offline run."""
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    stack_urn = run.resources[0].urn
+    resources = []
+    default_tags_by_provider: dict[str, dict] = {}
+    for recorded in run.resources:
+        resource: dict[str, Any] = {"urn": recorded.urn, "custom": recorded.custom, "type": recorded.type}
+        if recorded.custom:
+            resource["id"] = recorded.id
+            resource["inputs"] = recorded.inputs
+            resource["outputs"] = dict(recorded.outputs)
+        if recorded.type != "pulumi:pulumi:Stack":
+            resource["parent"] = recorded.parent or stack_urn
+        if recorded.provider:
+            resource["provider"] = recorded.provider
+        if recorded.protect:
+            resource["protect"] = True
+        if recorded.retain_on_delete:
+            resource["retainOnDelete"] = True
+        if recorded.dependencies:
+            resource["dependencies"] = recorded.dependencies
+        resource["created"] = resource["modified"] = now
+        if recorded.type.startswith("pulumi:providers:aws"):
+            default_tags_by_provider[f"{recorded.urn}::{recorded.id}"] = provider_default_tags(resource)
+        # The real provider reports the merged set of default and resource tags as `tagsAll`.
+        if recorded.custom and recorded.provider in default_tags_by_provider and is_taggable(recorded.type):
+            resource["outputs"]["tagsAll"] = {**default_tags_by_provider[recorded.provider], **(recorded.inputs.get("tags") or {})}
+        resources.append(resource)
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": now, "magic": "", "version": pulumi_version or f"v{_sdk_version()}"},
+            "secrets_providers": {"type": "passphrase", "state": {}},
+            "resources": resources,
+        },
+    }
+
+
+def _sdk_version() -> str:
+    from importlib.metadata import version
+
+    return version("pulumi")

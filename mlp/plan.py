@@ -1,0 +1,124 @@
+"""`mlp plan STACK`: run the program offline and show what it declares, per component.
+
+No cloud, credentials or Pulumi CLI. Prints resources per component, cost-tag coverage (which
+must be 100%) and the platform's checks; `--out` writes the stack-export document that
+`mlp cost` and `mlp diff` read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from components.config import PlatformConfig
+from mlp.errors import UserError
+from mlp.offline import OfflineRun, export_document, run_program
+from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
+from mlp.state import StateResource, resources_from_document
+from mlp.tagcheck import Coverage, aws_tag_coverage, kubernetes_label_coverage
+
+
+@dataclass
+class Plan:
+    stack: str
+    config_path: str
+    config: PlatformConfig
+    run: OfflineRun
+    document: dict[str, Any]
+    resources: list[StateResource]
+    tag_coverage: Coverage
+    label_coverage: Coverage
+
+    @property
+    def complete(self) -> bool:
+        return not self.tag_coverage.missing and not self.label_coverage.missing
+
+
+def plan_stack(stack: str, config_file: str | None = None) -> Plan:
+    """Validate the stack config, run the program under mocks and build its export document."""
+    raw, config = load_stack(stack, config_file)
+    run = run_program(stack, as_pulumi_config(raw), config.region)
+    document = export_document(run)
+    resources = resources_from_document(document, f"offline plan of {stack}")
+    return Plan(
+        stack=stack,
+        config_path=display_path(stack_file_path(stack, config_file)),
+        config=config,
+        run=run,
+        document=document,
+        resources=resources,
+        tag_coverage=aws_tag_coverage(resources),
+        label_coverage=kubernetes_label_coverage(resources),
+    )
+
+
+def _component_table(plan: Plan) -> Table:
+    table = Table(title=f"Resources of stack {plan.stack}", title_justify="left")
+    table.add_column("component")
+    table.add_column("resources", justify="right")
+    table.add_column("AWS", justify="right")
+    table.add_column("Kubernetes", justify="right")
+    table.add_column("most common types")
+    by_component: dict[str, list[StateResource]] = {}
+    for resource in plan.resources:
+        if resource.custom and not resource.is_provider:
+            by_component.setdefault(resource.component, []).append(resource)
+    for component in sorted(by_component):
+        members = by_component[component]
+        types = Counter(r.type.rsplit(":", 1)[-1] for r in members).most_common(3)
+        table.add_row(
+            component,
+            str(len(members)),
+            str(sum(r.type.startswith("aws:") for r in members)),
+            str(sum(r.type.startswith("kubernetes:") for r in members)),
+            ", ".join(f"{name} x{count}" for name, count in types),
+        )
+    table.add_row("total", str(sum(len(m) for m in by_component.values())), "", "", "", style="bold")
+    return table
+
+
+def _coverage_line(what: str, keys: str, coverage: Coverage) -> str:
+    mark = "[green]ok[/green]" if not coverage.missing else "[red]MISSING[/red]"
+    return f"{mark} {what}: {coverage.covered}/{coverage.checked} carry all {keys} ({coverage.percent:.1f}%)"
+
+
+def render(plan: Plan, console: Console) -> None:
+    config = plan.config
+    console.print(f"[bold]mlp plan {plan.stack}[/bold]  config {plan.config_path}  region {config.region}  "
+                  f"cost centre {config.cost_center}  teams {', '.join(config.team_names)}")
+    console.print(_component_table(plan))
+    console.print(_coverage_line("cost tags", "6 cost tags", plan.tag_coverage))
+    console.print(_coverage_line("Kubernetes labels", "cost labels", plan.label_coverage))
+    for urn, keys in list(plan.tag_coverage.missing.items())[:20]:
+        console.print(f"  missing {', '.join(keys)}: {urn}")
+    for urn, keys in list(plan.label_coverage.missing.items())[:20]:
+        console.print(f"  missing labels {', '.join(keys)}: {urn}")
+    protected = sum(r.protect for r in plan.resources)
+    console.print(f"protected from destroy: {protected} resource(s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = plan_stack(args.stack, args.config_file)
+    render(plan, Console(soft_wrap=True))
+    if args.out:
+        try:
+            Path(args.out).write_text(json.dumps(plan.document, indent=2) + "\n")
+        except OSError as error:
+            raise UserError(args.out, f"cannot write: {error.strerror}") from None
+        Console(stderr=True).print(f"wrote {args.out}")
+    return 0 if plan.complete else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plan", help="run the program offline and show what a stack declares")
+    parser.add_argument("stack", help="stack name: dev, staging or prod")
+    parser.add_argument("--config-file", help="stack file to read instead of stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--out", help="write the stack-export document (version 3) to this file")
+    parser.set_defaults(handler=run)
