@@ -152,6 +152,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # Real URNs carry the whole chain of ancestor types (not the root stack's); the SDK's
+        # mock monitor keeps only the parent's last type.
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return "::".join(["urn:pulumi:" + pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         registration = self.resources.get(response.urn)
@@ -204,8 +213,38 @@ def run_program(stack: str, pulumi_config: dict[str, str], region: str) -> Offli
         runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
 
     program()
-    # The first registration is the root stack (set_mocks creates it).
-    return OfflineRun(stack, monitor.recorded, mocks.invokes)
+    return OfflineRun(stack, _dependency_order(monitor.recorded), mocks.invokes)
+
+
+def _dependency_order(recorded: list[RecordedResource]) -> list[RecordedResource]:
+    """Registrations finish in no fixed order; a stack export lists each resource after its
+    parent, provider and dependencies. Ties are broken by URN so runs compare equal."""
+    import heapq
+
+    by_urn = {r.urn: r for r in recorded}
+
+    def prerequisites(resource: RecordedResource) -> set[str]:
+        provider_urn = resource.provider.rsplit("::", 1)[0] if resource.provider else ""
+        return {urn for urn in (resource.parent, provider_urn, *resource.dependencies) if urn in by_urn and urn != resource.urn}
+
+    waiting = {r.urn: prerequisites(r) for r in recorded}
+    dependents: dict[str, list[str]] = {}
+    for urn, needs in waiting.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(urn)
+    ready = [urn for urn, needs in waiting.items() if not needs]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, []):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                heapq.heappush(ready, dependent)
+    if len(ordered) != len(recorded):
+        raise RuntimeError("resource registrations form a cycle")
+    return ordered
 
 
 # ---------------------------------------------------------------------------------------------

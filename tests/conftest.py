@@ -1,0 +1,77 @@
+"""Shared test harness: offline plans of the real stacks, plans of edited configs, the CLI.
+
+Every plan runs the real program under Pulumi's mocks through `mlp.plan.plan_stack`, which
+resets the root resource before each run and never previews (see DESIGN.md's pitfalls).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from mlp import PROJECT_ROOT
+from mlp.plan import Plan, plan_stack
+from mlp.state import StateResource
+
+STACKS = ("dev", "staging", "prod")
+
+
+@functools.lru_cache(maxsize=None)
+def planned(stack: str) -> Plan:
+    """The offline plan of a real stack file, computed once per test session."""
+    return plan_stack(stack)
+
+
+def stack_yaml(stack: str) -> dict[str, Any]:
+    """A fresh, editable copy of a stack file's parsed YAML."""
+    return copy.deepcopy(yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()))
+
+
+@pytest.fixture(params=STACKS)
+def stack(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def plan_of() -> Callable[[str], Plan]:
+    return planned
+
+
+@pytest.fixture
+def write_stack(tmp_path: Path) -> Callable[[str, dict], Path]:
+    """Write an edited stack document to a temporary stack file; returns its path."""
+
+    def write(stack: str, document: dict) -> Path:
+        path = tmp_path / f"Pulumi.{stack}.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def plan_edited(write_stack) -> Callable[[str, Callable[[dict], None]], Plan]:
+    """Plan a stack whose config was changed by `edit(config_mapping)`."""
+
+    def plan(stack: str, edit: Callable[[dict], None]) -> Plan:
+        document = stack_yaml(stack)
+        edit(document["config"])
+        return plan_stack(stack, str(write_stack(stack, document)))
+
+    return plan
+
+
+def run_mlp(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    """Run the real `mlp` command in a subprocess, as a user or CI would."""
+    return subprocess.run([sys.executable, "-m", "mlp", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def of_type(resources: list[StateResource], type_token: str) -> list[StateResource]:
+    return [r for r in resources if r.type == type_token]
