@@ -173,7 +173,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider,
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
-            dependencies=list(request.dependencies),
+            dependencies=sorted(set(request.dependencies)),  # the SDK gathers them in a set
             id=registration.id if registration else None,
             inputs=pulumi.runtime.rpc.deserialize_properties(request.object) if request.custom else {},
             outputs=dict(registration.state) if registration else {},
