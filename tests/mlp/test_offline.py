@@ -41,3 +41,17 @@ def test_export_is_deterministic_apart_from_timestamps():
         return document
 
     assert strip(export_document(_run("dev"))) == strip(export_document(_run("dev")))
+
+
+def test_program_itself_reports_bad_config_as_a_plain_run_error():
+    """Under a real `pulumi up` the program validates too; RunError prints without a traceback."""
+    import pulumi
+    import pytest
+
+    from mlp.stackfile import read_stack_config, stack_file_path
+
+    raw = read_stack_config(stack_file_path("dev"))
+    raw["mlplatform:network"]["natGateways"] = "many"
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program("dev", as_pulumi_config(raw), "us-east-1")
+    assert str(raised.value) == "stacks/Pulumi.dev.yaml: mlplatform:network.natGateways: expected one of single, one-per-az, got 'many'"
