@@ -7,10 +7,10 @@ import os
 import sys
 import traceback
 
-from mlp import plan
+from mlp import gpu_agent, plan
 from mlp.errors import UserError
 
-COMMANDS = (plan,)
+COMMANDS = (plan, gpu_agent)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import socket
 import subprocess
+import time
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -75,3 +77,35 @@ def run_mlp(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess
 
 def of_type(resources: list[StateResource], type_token: str) -> list[StateResource]:
     return [r for r in resources if r.type == type_token]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real moto_server on 127.0.0.1 for the AWS APIs mlp calls; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch):
+    """Fake credentials so boto3 signs requests to moto and never finds real ones."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
