@@ -25,7 +25,7 @@ $(RUNTIME_STAMP): requirements.txt | $(BIN)/python
 	$(PIP) -r requirements.txt
 	touch $@
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+$(DEV_STAMP): requirements.txt requirements-dev.txt policy/requirements.txt | $(BIN)/python
 	$(PIP) -r requirements-dev.txt
 	touch $@ $(RUNTIME_STAMP)
 
