@@ -13,3 +13,7 @@ class UserError(Exception):
     def __str__(self) -> str:
         where = f"{self.source}: {self.key}" if self.key else self.source
         return f"{where}: {self.message}"
+
+
+class ServiceError(Exception):
+    """An AWS service refused or failed a request: reported as one line, exit status 1."""

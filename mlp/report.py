@@ -1,0 +1,395 @@
+"""`mlp report`: what each team, environment and component actually cost, beside the estimate.
+
+Actual spend comes from AWS Cost Explorer grouped by the cost-allocation tags; the estimate for
+the same period from `mlp cost` on the stack's state; spend that lacks a tag is shown as such
+(finance needs to see what cannot be allocated); idle GPU cost comes from the GPU agent's
+CloudWatch metrics priced with the catalogue; budgets from AWS Budgets.
+
+    mlp report STATE.json | --stack STACK [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--by Team,Component]
+               [--usage F.yaml] [--format table|json|csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from mlp.errors import ServiceError, UserError
+from mlp.gpu_agent import NAMESPACE as GPU_NAMESPACE
+
+HOURS_PER_MONTH = Decimal(730)
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+DEFAULT_GROUP_KEYS = ("Team", "Component")
+COST_METRIC = "UnblendedCost"
+UNTAGGED = "(untagged)"  # the value the estimate and this report give spend that lacks a tag
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+# --- what AWS says ------------------------------------------------------------------------------
+
+
+def _amount(result: dict, where: str) -> Decimal:
+    try:
+        return Decimal(result["Metrics"][COST_METRIC]["Amount"])
+    except (KeyError, TypeError, ArithmeticError):
+        raise UserError("Cost Explorer response", f"expected Metrics.{COST_METRIC}.Amount as a number", key=where) from None
+
+
+def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | None) -> dict[str, Decimal]:
+    """Spend per value of one tag over [start, end); "" is spend that lacks the tag."""
+    request: dict[str, Any] = {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "MONTHLY",
+        "Metrics": [COST_METRIC],
+        "GroupBy": [{"Type": "TAG", "Key": tag_key}],
+    }
+    if environment:
+        request["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
+    totals: dict[str, Decimal] = {}
+    while True:
+        response = ce.get_cost_and_usage(**request)
+        for i, period in enumerate(response.get("ResultsByTime", [])):
+            for j, group in enumerate(period.get("Groups", [])):
+                where = f"ResultsByTime[{i}].Groups[{j}]"
+                keys = group.get("Keys") or []
+                if len(keys) != 1 or not isinstance(keys[0], str) or "$" not in keys[0]:
+                    raise UserError("Cost Explorer response", f"expected Keys like ['{tag_key}$value']", key=where)
+                value = keys[0].split("$", 1)[1]  # "Team$vision" -> "vision"; "Team$" -> untagged
+                totals[value] = totals.get(value, ZERO) + _amount(group, where)
+        token = response.get("NextPageToken")
+        if not token:
+            return totals
+        request["NextPageToken"] = token
+
+
+@dataclass
+class IdleGpuLine:
+    node_pool: str
+    instance_type: str
+    gpu_hours: Decimal
+    idle_gpu_hours: Decimal
+    price_per_gpu_hour: Decimal | None
+
+    @property
+    def idle_cost(self) -> Decimal | None:
+        return None if self.price_per_gpu_hour is None else self.idle_gpu_hours * self.price_per_gpu_hour
+
+    @property
+    def idle_share(self) -> Decimal:
+        return ZERO if not self.gpu_hours else self.idle_gpu_hours / self.gpu_hours
+
+
+def _metric_sum(cloudwatch, name: str, dimensions: list[dict], start: date, end: date, statistic: str = "Sum") -> Decimal:
+    response = cloudwatch.get_metric_statistics(
+        Namespace=GPU_NAMESPACE, MetricName=name, Dimensions=dimensions,
+        StartTime=start.isoformat(), EndTime=end.isoformat(), Period=86400, Statistics=[statistic],
+    )
+    points = [Decimal(str(point[statistic])) for point in response.get("Datapoints", [])]
+    if statistic == "Average":
+        return sum(points, ZERO) / len(points) if points else ZERO
+    return sum(points, ZERO)
+
+
+def idle_gpus(cloudwatch, cluster: str, start: date, end: date, catalogue) -> list[IdleGpuLine]:
+    """GPU-hours and idle GPU-hours per pool and instance type, from the GPU agent's windows."""
+    lines = []
+    seen: set[tuple] = set()
+    paginator = cloudwatch.get_paginator("list_metrics")
+    for page in paginator.paginate(Namespace=GPU_NAMESPACE, MetricName="IdleGPUs", Dimensions=[{"Name": "ClusterName", "Value": cluster}]):
+        for metric in page.get("Metrics", []):
+            dimensions = metric["Dimensions"]
+            named = {d["Name"]: d["Value"] for d in dimensions}
+            identity = tuple(sorted(named.items()))
+            if identity in seen:  # a metric is listed once per dimension set; be robust to repeats
+                continue
+            seen.add(identity)
+            # Each data point is one window; the agent publishes the window's length beside it.
+            window_hours = (_metric_sum(cloudwatch, "PublishPeriodSeconds", dimensions, start, end, "Average") or Decimal(60)) / Decimal(3600)
+            instance = catalogue.instance(named.get("InstanceType", "")) if catalogue else None
+            price = instance.hourly / instance.gpus if instance and instance.gpus and instance.hourly is not None else None
+            lines.append(IdleGpuLine(
+                node_pool=named.get("NodePool", "?"),
+                instance_type=named.get("InstanceType", "?"),
+                gpu_hours=_metric_sum(cloudwatch, "GPUs", dimensions, start, end) * window_hours,
+                idle_gpu_hours=_metric_sum(cloudwatch, "IdleGPUs", dimensions, start, end) * window_hours,
+                price_per_gpu_hour=price,
+            ))
+    return sorted(lines, key=lambda line: (line.node_pool, line.instance_type))
+
+
+@dataclass
+class BudgetLine:
+    name: str
+    limit: Decimal
+    actual: Decimal
+    forecast: Decimal | None
+
+    @property
+    def percent_used(self) -> Decimal:
+        return ZERO if not self.limit else 100 * self.actual / self.limit
+
+
+def budgets(budgets_client, account_id: str, name_prefix: str) -> list[BudgetLine]:
+    lines = []
+    paginator = budgets_client.get_paginator("describe_budgets")
+    for page in paginator.paginate(AccountId=account_id):
+        for budget in page.get("Budgets", []):
+            if not budget.get("BudgetName", "").startswith(name_prefix):
+                continue
+            spend = budget.get("CalculatedSpend") or {}
+            forecast = (spend.get("ForecastedSpend") or {}).get("Amount")
+            lines.append(BudgetLine(
+                name=budget["BudgetName"],
+                limit=Decimal(budget["BudgetLimit"]["Amount"]),
+                actual=Decimal((spend.get("ActualSpend") or {}).get("Amount", "0")),
+                forecast=Decimal(forecast) if forecast is not None else None,
+            ))
+    return sorted(lines, key=lambda line: line.name)
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupLine:
+    value: str
+    actual: Decimal
+    estimate: Decimal | None
+
+    @property
+    def difference(self) -> Decimal | None:
+        return None if self.estimate is None else self.actual - self.estimate
+
+
+@dataclass
+class Report:
+    environment: str
+    start: date
+    end: date
+    currency: str
+    groups: dict[str, list[GroupLine]] = field(default_factory=dict)
+    untagged: dict[str, Decimal] = field(default_factory=dict)
+    spend_without_environment_tag: Decimal = ZERO
+    idle: list[IdleGpuLine] = field(default_factory=list)
+    budgets: list[BudgetLine] = field(default_factory=list)
+
+    @property
+    def hours(self) -> Decimal:
+        return Decimal((self.end - self.start).days * 24)
+
+    def as_json(self) -> dict[str, Any]:
+        def optional(value):
+            return None if value is None else _money(value)
+
+        idle_costs = [line.idle_cost for line in self.idle if line.idle_cost is not None]
+        first_key = next(iter(self.groups), None)
+        return {
+            "currency": self.currency,
+            "environment": self.environment,
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat(), "hours": int(self.hours)},
+            "totalActualCost": _money(sum((line.actual for line in self.groups.get(first_key, [])), ZERO)),
+            "totalEstimatedCost": optional(sum((line.estimate or ZERO for line in self.groups.get(first_key, [])), ZERO)) if first_key else None,
+            "groups": {
+                key: [{"value": line.value, "actualCost": _money(line.actual), "estimatedCost": optional(line.estimate),
+                       "difference": optional(line.difference)} for line in lines]
+                for key, lines in self.groups.items()
+            },
+            "untaggedCost": {key: _money(value) for key, value in self.untagged.items()},
+            "costWithoutEnvironmentTag": _money(self.spend_without_environment_tag),
+            "idleGpus": [
+                {"nodePool": line.node_pool, "instanceType": line.instance_type, "gpuHours": str(line.gpu_hours.quantize(CENT)),
+                 "idleGpuHours": str(line.idle_gpu_hours.quantize(CENT)), "idleShare": str(line.idle_share.quantize(Decimal("0.001"))),
+                 "idleCost": optional(line.idle_cost), "priceNotFound": line.price_per_gpu_hour is None}
+                for line in self.idle
+            ],
+            "idleGpuCost": _money(sum(idle_costs, ZERO)),
+            "budgets": [
+                {"name": b.name, "limit": _money(b.limit), "actualCost": _money(b.actual), "forecastedCost": optional(b.forecast),
+                 "percentUsed": str(b.percent_used.quantize(Decimal("0.1")))}
+                for b in self.budgets
+            ],
+        }
+
+
+def build_report(resources, environment: str, start: date, end: date, group_keys: tuple[str, ...], usage, clients: dict,
+                 cluster: str | None, budget_prefix: str) -> Report:
+    from mlp.cost import estimate
+
+    estimated = estimate(resources, usage, group_keys=group_keys)
+    report = Report(environment, start, end, estimated.catalogue.currency)
+    scale = report.hours / HOURS_PER_MONTH  # the estimate is per 730-hour month
+
+    account_wide = spend_by_tag(clients["ce"], start, end, "Environment", None)
+    report.spend_without_environment_tag = account_wide.get("", ZERO)
+    estimated_groups = estimated.groups()
+    for key in group_keys:
+        actual = {value or UNTAGGED: amount for value, amount in spend_by_tag(clients["ce"], start, end, key, environment).items()}
+        report.untagged[key] = actual.get(UNTAGGED, ZERO)
+        estimates = {value: entry["monthly"] * scale for value, entry in estimated_groups.get(key, {}).items()}
+        values = sorted(set(actual) | set(estimates), key=lambda v: (-(actual.get(v, ZERO)), v))
+        report.groups[key] = [GroupLine(value, actual.get(value, ZERO), estimates.get(value)) for value in values]
+    if cluster:
+        report.idle = idle_gpus(clients["cloudwatch"], cluster, start, end, estimated.catalogue)
+    account_id = clients["sts"].get_caller_identity()["Account"]
+    report.budgets = budgets(clients["budgets"], account_id, name_prefix=budget_prefix)
+    return report
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def _date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError("command line", f"expected a date like 2026-10-01, got {value!r}", key=option) from None
+
+
+def _default_period(today: date) -> tuple[date, date]:
+    """The last full calendar month: what finance closes and reports on."""
+    end = today.replace(day=1)
+    return (end - timedelta(days=1)).replace(day=1), end
+
+
+def _clients(region: str, endpoint_url: str | None) -> dict:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+    # Cost Explorer and Budgets are global services served from us-east-1.
+    return {
+        "ce": boto3.client("ce", region_name="us-east-1", endpoint_url=endpoint_url, config=config),
+        "budgets": boto3.client("budgets", region_name="us-east-1", endpoint_url=endpoint_url, config=config),
+        "cloudwatch": boto3.client("cloudwatch", region_name=region, endpoint_url=endpoint_url, config=config),
+        "sts": boto3.client("sts", region_name=region, endpoint_url=endpoint_url, config=config),
+    }
+
+
+def _environment_of(resources) -> str | None:
+    for resource in resources:
+        if resource.tags.get("Environment"):
+            return resource.tags["Environment"]
+    return None
+
+
+def _cluster_of(resources) -> str | None:
+    for resource in resources:
+        if resource.type == "aws:eks/cluster:Cluster":
+            return resource.inputs.get("name") or resource.outputs.get("name")
+    return None
+
+
+def _render_table(report: Report, console: Console) -> None:
+    data = report.as_json()
+    console.print(f"[bold]Cost report {report.environment}[/bold]  {data['period']['start']} to {data['period']['end']} "
+                  f"({data['period']['hours']} h)  actual {report.currency} {data['totalActualCost']}  estimated {data['totalEstimatedCost']}")
+    for key, lines in data["groups"].items():
+        table = Table(title=f"by {key}", title_justify="left")
+        for column in (key, "actual", "estimated", "difference"):
+            table.add_column(column, justify="left" if column == key else "right")
+        for line in lines:
+            table.add_row(line["value"], line["actualCost"], line["estimatedCost"] or "-", line["difference"] or "-")
+        console.print(table)
+        console.print(f"spend in {report.environment} without a {key} tag: {data['untaggedCost'][key]}")
+    console.print(f"spend in the account without an Environment tag: {data['costWithoutEnvironmentTag']}")
+    if data["idleGpus"]:
+        table = Table(title=f"idle GPUs (at on-demand prices): {data['idleGpuCost']}", title_justify="left")
+        for column in ("pool", "instance type", "GPU-hours", "idle GPU-hours", "idle share", "idle cost"):
+            table.add_column(column)
+        for line in data["idleGpus"]:
+            table.add_row(line["nodePool"], line["instanceType"], line["gpuHours"], line["idleGpuHours"],
+                          f"{Decimal(line['idleShare']) * 100:.1f}%", line["idleCost"] or "price not found")
+        console.print(table)
+    if data["budgets"]:
+        table = Table(title="budgets", title_justify="left")
+        for column in ("budget", "limit", "actual", "forecast", "used"):
+            table.add_column(column)
+        for b in data["budgets"]:
+            table.add_row(b["name"], b["limit"], b["actualCost"], b["forecastedCost"] or "-", f"{b['percentUsed']}%")
+        console.print(table)
+
+
+def _render_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "key", "value", "actualCost", "estimatedCost", "difference"])
+    for key, lines in report.as_json()["groups"].items():
+        for line in lines:
+            writer.writerow(["group", key, line["value"], line["actualCost"], line["estimatedCost"] or "", line["difference"] or ""])
+    for line in report.as_json()["idleGpus"]:
+        writer.writerow(["idle-gpu", line["nodePool"], line["instanceType"], line["idleCost"] or "", "", ""])
+    return out.getvalue()
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from mlp.cost import region_of, usage_schemas
+    from mlp.state import load_document
+    from mlp.usage import load_usage
+
+    if bool(args.state) == bool(args.stack):
+        raise UserError("command line", "give either a STATE.json file or --stack STACK", key="STATE")
+    if args.stack:
+        from mlp.plan import plan_stack
+
+        resources = plan_stack(args.stack).resources
+    else:
+        resources = load_document(args.state)
+    start, end = _default_period(date.today())
+    start = _date("--start", args.start) if args.start else start
+    end = _date("--end", args.end) if args.end else end
+    if end <= start:
+        raise UserError("command line", f"must be after --start ({start})", key="--end")
+    group_keys = tuple(key.strip() for key in args.by.split(",") if key.strip())
+    if not group_keys:
+        raise UserError("command line", "expected tag keys like Team,Component", key="--by")
+    environment = _environment_of(resources)
+    if not environment:
+        raise UserError(args.state or args.stack, "no resource carries an Environment tag; cannot select its spend", key="Environment")
+    usage = load_usage(args.usage, usage_schemas()) if args.usage else None
+    region = region_of(resources) or "us-east-1"
+    try:
+        project = next((r.tags["Project"] for r in resources if r.tags.get("Project")), "mlplatform")
+        report = build_report(resources, environment, start, end, group_keys, usage, _clients(region, args.endpoint_url),
+                              args.cluster or _cluster_of(resources), budget_prefix=f"{project}-{environment}-")
+    except NoCredentialsError:
+        raise UserError("AWS credentials", "none found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+    except (ClientError, BotoCoreError) as error:
+        raise ServiceError(f"AWS refused the report's queries: {error}") from None
+
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(_render_csv(report))
+    else:
+        _render_table(report, Console(soft_wrap=True))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("report", help="actual spend by cost tag beside the estimate, untagged spend, idle GPUs, budgets")
+    parser.add_argument("state", nargs="?", help="stack-export or `pulumi preview --json` document of the stack")
+    parser.add_argument("--stack", help="plan this stack offline instead of reading a document")
+    parser.add_argument("--start", help="first day, YYYY-MM-DD (default: first day of last month)")
+    parser.add_argument("--end", help="day after the last, YYYY-MM-DD (default: first day of this month)")
+    parser.add_argument("--by", default=",".join(DEFAULT_GROUP_KEYS), help="cost tags to group by (default Team,Component)")
+    parser.add_argument("--usage", help="usage file for the estimate (default: none)")
+    parser.add_argument("--cluster", help="EKS cluster whose GPU agent metrics to read (default: from the document)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--endpoint-url", help="AWS endpoint override (tests, private endpoints)")
+    parser.set_defaults(handler=run)
