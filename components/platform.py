@@ -9,9 +9,13 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
+from components.endpoints import Endpoints
 from components.network import Network
+from components.notebooks import Notebooks
+from components.registries import Registries
 from components.tagging import CostTagging
 
 
@@ -31,6 +35,27 @@ class Platform(pulumi.ComponentResource):
 
         self.network = Network(f"{name}-network", config, self.tagging, opts=with_aws)
         self.datalake = DataLake(f"{name}-datalake", config, self.tagging, opts=with_aws)
+        self.cluster = Cluster(f"{name}-cluster", config, self.tagging, self.network, self.datalake, opts=with_aws)
+        self.registries = Registries(f"{name}-registries", config, self.tagging, self.datalake, opts=with_aws)
+        self.notebooks = Notebooks(
+            f"{name}-notebooks",
+            config,
+            self.tagging,
+            self.cluster,
+            self.datalake,
+            self.registries,
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider]),
+        )
+        # Last: endpoints serve from the lake, pull from the registries and run on the cluster.
+        self.endpoints = Endpoints(
+            f"{name}-endpoints",
+            config,
+            self.tagging,
+            self.datalake,
+            self.registries,
+            self.cluster,
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider]),
+        )
 
         self.outputs = {
             "region": config.region,
@@ -40,5 +65,15 @@ class Platform(pulumi.ComponentResource):
             "dataLakeBuckets": self.datalake.bucket_names,
             "dataLakeKmsKeyArn": self.datalake.kms_key_arn,
             "teamDataRoleArns": self.datalake.team_role_arns,
+            "imageRepositoryUrls": self.registries.repository_urls,
+            "modelPackageGroupArns": self.registries.model_package_group_arns,
+            "modelArtifactUris": self.registries.model_artifact_uris,
+            "modelRegistryRoleArn": self.registries.model_registry_role_arn,
+            "notebooksUrl": self.notebooks.url,
+            "clusterName": self.cluster.cluster_name,
+            "clusterEndpoint": self.cluster.endpoint,
+            "kubeconfig": self.cluster.kubeconfig,
+            "sagemakerEndpointNames": self.endpoints.endpoint_names,
+            "endpointRoleArns": self.endpoints.role_arns,
         }
         self.register_outputs(self.outputs)

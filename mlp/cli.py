@@ -7,10 +7,10 @@ import os
 import sys
 import traceback
 
-from mlp import gpu_agent, plan
-from mlp.errors import UserError
+from mlp import cost, diff, gpu_agent, plan, prices, report
+from mlp.errors import ServiceError, UserError
 
-COMMANDS = (plan, gpu_agent)
+COMMANDS = (plan, cost, diff, prices, report, gpu_agent)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"mlp {args.command}: {error}", file=sys.stderr)
         return 2
+    except ServiceError as error:
+        print(f"mlp {args.command}: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a defect of mlp itself, not of the user's input

@@ -12,6 +12,7 @@ and runs are never previews (unknown outputs would make `apply` callbacks silent
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import runpy
@@ -74,9 +75,93 @@ def _glue_database_outputs(inputs: dict, name: str, region: str) -> dict:
     return {"arn": f"arn:aws:glue:{region}:{MOCK_ACCOUNT_ID}:database/{inputs.get('name', name)}"}
 
 
+def _sagemaker_named(arn_kind: str) -> OutputSynthesizer:
+    # Models and endpoint configurations are auto-named the way Pulumi does: resource name + suffix.
+    def outputs(inputs: dict, name: str, region: str) -> dict:
+        resource_name = inputs.get("name") or f"{name}-{_digest(name, 7)}"
+        return {"name": resource_name, "arn": f"arn:aws:sagemaker:{region}:{MOCK_ACCOUNT_ID}:{arn_kind}/{resource_name.lower()}"}
+
+    return outputs
+
+
+synthesizes("aws:sagemaker/model:Model")(_sagemaker_named("model"))
+synthesizes("aws:sagemaker/endpointConfiguration:EndpointConfiguration")(_sagemaker_named("endpoint-config"))
+synthesizes("aws:sagemaker/endpoint:Endpoint")(_sagemaker_named("endpoint"))
+
+
+@synthesizes("aws:cloudwatch/metricAlarm:MetricAlarm")
+def _metric_alarm_outputs(inputs: dict, name: str, region: str) -> dict:
+    alarm = inputs.get("name", name)
+    return {"name": alarm, "arn": f"arn:aws:cloudwatch:{region}:{MOCK_ACCOUNT_ID}:alarm:{alarm}"}
+
+
+@synthesizes("aws:appautoscaling/target:Target")
+def _scalable_target_outputs(inputs: dict, name: str, region: str) -> dict:
+    return {"arn": f"arn:aws:application-autoscaling:{region}:{MOCK_ACCOUNT_ID}:scalable-target/{_digest(name, 28)}"}
+
+
 @synthesizes("aws:cloudwatch/logGroup:LogGroup")
 def _log_group_outputs(inputs: dict, name: str, region: str) -> dict:
     return {"arn": f"arn:aws:logs:{region}:{MOCK_ACCOUNT_ID}:log-group:{inputs.get('name', name)}"}
+
+
+@synthesizes("aws:ecr/repository:Repository")
+def _ecr_repository_outputs(inputs: dict, name: str, region: str) -> dict:
+    repository = inputs.get("name", name)
+    return {
+        "arn": f"arn:aws:ecr:{region}:{MOCK_ACCOUNT_ID}:repository/{repository}",
+        "registryId": MOCK_ACCOUNT_ID,
+        "repositoryUrl": f"{MOCK_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{repository}",
+    }
+
+
+@synthesizes("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+def _model_package_group_outputs(inputs: dict, name: str, region: str) -> dict:
+    group = inputs.get("modelPackageGroupName", name)
+    return {"arn": f"arn:aws:sagemaker:{region}:{MOCK_ACCOUNT_ID}:model-package-group/{group}"}
+
+
+@synthesizes("aws:eks/cluster:Cluster")
+def _eks_cluster_outputs(inputs: dict, name: str, region: str) -> dict:
+    cluster = inputs.get("name", name)
+    cluster_id = _digest(cluster, 32).upper()
+    return {
+        "arn": f"arn:aws:eks:{region}:{MOCK_ACCOUNT_ID}:cluster/{cluster}",
+        "endpoint": f"https://{cluster_id}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": base64.b64encode(f"offline-plan CA of {cluster}".encode()).decode()},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{cluster_id}"}]}],
+        "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{_digest(cluster, 17)}"},
+        "status": "ACTIVE",
+    }
+
+
+@synthesizes("aws:eks/nodeGroup:NodeGroup")
+def _eks_node_group_outputs(inputs: dict, name: str, region: str) -> dict:
+    group = inputs.get("nodeGroupName", name)
+    return {"arn": f"arn:aws:eks:{region}:{MOCK_ACCOUNT_ID}:nodegroup/{inputs.get('clusterName', 'cluster')}/{group}/{_uuid(group)}", "status": "ACTIVE"}
+
+
+@synthesizes("aws:ec2/launchTemplate:LaunchTemplate")
+def _launch_template_outputs(inputs: dict, name: str, region: str) -> dict:
+    template_id = f"lt-{_digest(name, 17)}"
+    return {"arn": f"arn:aws:ec2:{region}:{MOCK_ACCOUNT_ID}:launch-template/{template_id}", "latestVersion": 1, "defaultVersion": 1}
+
+
+@synthesizes("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+def _oidc_provider_outputs(inputs: dict, name: str, region: str) -> dict:
+    issuer = str(inputs.get("url", name)).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/{issuer}"}
+
+
+@synthesizes("aws:sqs/queue:Queue")
+def _sqs_queue_outputs(inputs: dict, name: str, region: str) -> dict:
+    queue = inputs.get("name", name)
+    return {"arn": f"arn:aws:sqs:{region}:{MOCK_ACCOUNT_ID}:{queue}", "url": f"https://sqs.{region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{queue}"}
+
+
+@synthesizes("aws:cloudwatch/eventRule:EventRule")
+def _event_rule_outputs(inputs: dict, name: str, region: str) -> dict:
+    return {"arn": f"arn:aws:events:{region}:{MOCK_ACCOUNT_ID}:rule/{inputs.get('name', name)}"}
 
 
 def _digest(text: str, length: int) -> str:
@@ -126,6 +211,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # Offline plans never see real secrets: a fixed stand-in value, recognisable as such.
+            secret_id = args.args.get("secretId", "")
+            arn = secret_id if secret_id.startswith("arn:") else f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT_ID}:secret:{secret_id}-{_digest(secret_id, 6)}"
+            return {"arn": arn, "id": f"{arn}|AWSCURRENT", "secretId": secret_id, "secretString": "offline-plan-secret-value",
+                    "versionId": _uuid(secret_id), "versionStage": "AWSCURRENT", "versionStages": ["AWSCURRENT"]}
         return {}
 
 

@@ -84,6 +84,70 @@ def _component_table(plan: Plan) -> Table:
     return table
 
 
+@dataclass
+class ComputePool:
+    """One place nodes come from: the managed system node group or a Karpenter NodePool."""
+    name: str
+    kind: str
+    instances: str
+    capacity_types: str
+    size: str
+    taints: str
+
+
+NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
+_INSTANCE_REQUIREMENTS = {
+    "node.kubernetes.io/instance-type": "types",
+    "karpenter.k8s.aws/instance-family": "families",
+    "karpenter.k8s.aws/instance-category": "categories",
+}
+
+
+def _whole(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def compute_pools(resources: list[StateResource]) -> list[ComputePool]:
+    """Node groups and Karpenter pools of a document, as declared (what `mlp cost` prices too)."""
+    pools = []
+    for resource in resources:
+        if resource.type == NODE_GROUP_TYPE:
+            scaling = resource.inputs.get("scalingConfig") or {}
+            pools.append(ComputePool(
+                name=resource.inputs.get("nodeGroupName", resource.name),
+                kind="managed node group",
+                instances="types " + ", ".join(resource.inputs.get("instanceTypes") or ["(EKS default)"]),
+                capacity_types=str(resource.inputs.get("capacityType", "ON_DEMAND")).lower().replace("_", "-"),
+                size=f"min {_whole(scaling.get('minSize'))} / max {_whole(scaling.get('maxSize'))} (desired {_whole(scaling.get('desiredSize'))})",
+                taints=", ".join(f"{t.get('key')}={t.get('value')}:{t.get('effect')}" for t in resource.inputs.get("taints") or []) or "-",
+            ))
+        elif resource.type == NODE_POOL_TYPE:
+            spec = resource.inputs.get("spec") or {}
+            node_spec = (spec.get("template") or {}).get("spec") or {}
+            requirements = {r.get("key"): r.get("values") or [] for r in node_spec.get("requirements") or []}
+            instances = [f"{label} {', '.join(requirements[key])}" for key, label in _INSTANCE_REQUIREMENTS.items() if key in requirements]
+            limits = spec.get("limits") or {}
+            pools.append(ComputePool(
+                name=(resource.inputs.get("metadata") or {}).get("name", resource.name),
+                kind="Karpenter NodePool",
+                instances="; ".join(instances) or "any",
+                capacity_types=", ".join(requirements.get("karpenter.sh/capacity-type", ["on-demand"])),
+                size="min 0 / limits " + (", ".join(f"{key} {value}" for key, value in limits.items()) or "none"),
+                taints=", ".join(f"{t.get('key')}={t.get('value')}:{t.get('effect')}" for t in node_spec.get("taints") or []) or "-",
+            ))
+    return pools
+
+
+def _compute_table(plan: Plan) -> Table:
+    table = Table(title=f"Compute of stack {plan.stack}", title_justify="left")
+    for column in ("pool", "kind", "instances", "capacity", "size", "taints"):
+        table.add_column(column, overflow="fold")  # fold, never cut: the values are the point
+    for pool in compute_pools(plan.resources):
+        table.add_row(pool.name, pool.kind, pool.instances, pool.capacity_types, pool.size, pool.taints)
+    return table
+
+
 def _coverage_line(what: str, keys: str, coverage: Coverage) -> str:
     mark = "[green]ok[/green]" if not coverage.missing else "[red]MISSING[/red]"
     return f"{mark} {what}: {coverage.covered}/{coverage.checked} carry all {keys} ({coverage.percent:.1f}%)"
@@ -94,6 +158,7 @@ def render(plan: Plan, console: Console) -> None:
     console.print(f"[bold]mlp plan {plan.stack}[/bold]  config {plan.config_path}  region {config.region}  "
                   f"cost centre {config.cost_center}  teams {', '.join(config.team_names)}")
     console.print(_component_table(plan))
+    console.print(_compute_table(plan))
     console.print(_coverage_line("cost tags", "6 cost tags", plan.tag_coverage))
     console.print(_coverage_line("Kubernetes labels", "cost labels", plan.label_coverage))
     for urn, keys in list(plan.tag_coverage.missing.items())[:20]:

@@ -71,7 +71,7 @@ def _merge_tags(resource: StateResource, default_tags: dict[str, dict]) -> dict[
     return {**default_tags.get(resource.provider, {}), **{str(k): str(v) for k, v in own.items()}}
 
 
-def _provider_default_tags(resource: StateResource) -> dict[str, str]:
+def provider_default_tags(resource: StateResource) -> dict[str, str]:
     value = resource.inputs.get("defaultTags") or resource.outputs.get("defaultTags")
     if isinstance(value, str):
         try:
@@ -138,7 +138,7 @@ def resources_from_document(document: Any, source: str) -> list[StateResource]:
         if resource.is_provider:
             # Resources point at providers as "<urn>::<id>"; previews may not know the id yet.
             for ref in (resource.urn, f"{resource.urn}::{resource.id}"):
-                default_tags[ref] = _provider_default_tags(resource)
+                default_tags[ref] = provider_default_tags(resource)
     for resource in resources:
         provider_ref = resource.provider
         provider_urn = provider_ref.rsplit("::", 1)[0] if provider_ref.count("::") > 3 else provider_ref

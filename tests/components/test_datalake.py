@@ -40,7 +40,7 @@ def test_every_bucket_is_versioned_private_and_owner_enforced(stack):
 
 def test_zone_buckets_use_the_lake_key_with_bucket_keys(stack):
     run = planned(stack).run
-    (key,) = run.by_type("aws:kms/key:Key")
+    (key,) = [k for k in run.by_type("aws:kms/key:Key") if "mlplatform:datalake:DataLake$" in k.urn]
     assert key.inputs["enableKeyRotation"] is True
     encryption = _by_bucket(stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     for bucket in _zone_buckets(stack).values():
@@ -142,5 +142,5 @@ def test_raw_zone_is_not_team_writable():
 @pytest.mark.parametrize("stack,protected", [("dev", False), ("staging", False), ("prod", True)])
 def test_prod_data_survives_destroy(stack, protected):
     run = planned(stack).run
-    keep = run.by_type("aws:s3/bucket:Bucket") + run.by_type("aws:kms/key:Key")
+    keep = [r for r in run.by_type("aws:s3/bucket:Bucket") + run.by_type("aws:kms/key:Key") if "mlplatform:datalake:DataLake$" in r.urn]
     assert keep and all(r.protect is protected and r.retain_on_delete is protected for r in keep)

@@ -1,0 +1,470 @@
+"""Compute: the EKS cluster every workload of the platform runs on.
+
+The control plane authenticates through EKS access entries only (no aws-auth ConfigMap), keeps
+its API endpoint private unless the stack allows named networks in, sends every log type to
+CloudWatch and envelope-encrypts Secrets with a KMS key of its own. A small on-demand managed
+node group runs cluster add-ons and controllers; everything else (CPU and GPU work) runs on
+Karpenter capacity declared in `components/nodepools.py`, which scales to zero when idle.
+
+Pods reach AWS through EKS Pod Identity (the agent is an add-on here; other components create
+`aws.eks.PodIdentityAssociation`s against `cluster_name`). The IAM OIDC provider is registered
+as well, for third-party charts that only speak IRSA.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import SYSTEM_POOL_NAME, PlatformConfig
+from components.datalake import DataLake, pod_identity_trust_policy
+from components.network import Network
+from components.nodepools import COMPONENT, CONTROLLER_NAMESPACE, NODE_MANAGED_POLICIES, POOL_LABEL, NodePools, service_trust_policy
+from components.tagging import CostTagging
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# The root device of AL2023 EKS AMIs.
+ROOT_DEVICE_NAME = "/dev/xvda"
+DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+INGRESS_CLASS = "alb"
+
+AWS_LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+EBS_CSI_CONTROLLER_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+_LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).parent / "data" / "aws_load_balancer_controller_iam_policy.json"
+
+# Add-ons the nodes need to become Ready are installed before the node group; the rest after,
+# because their pods need somewhere to run and `pulumi up` waits for them to be healthy.
+ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+
+
+def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str, role_arn: str, profile: Optional[str]) -> str:
+    """A kubeconfig that authenticates through `aws eks get-token` as the deploy role."""
+    env = [{"name": "AWS_PROFILE", "value": profile}] if profile else None
+    user_exec = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--role-arn", role_arn, "--output", "json"],
+        "interactiveMode": "Never",
+    }
+    if env:
+        user_exec["env"] = env
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{"name": cluster_name, "user": {"exec": user_exec}}],
+    })
+
+
+def root_volume(size_gi: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgs:
+    return aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+        device_name=ROOT_DEVICE_NAME,
+        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+            volume_size=size_gi,
+            volume_type="gp3",
+            encrypted="true",
+            delete_on_termination="true",
+        ),
+    )
+
+
+def quota_spec(cpu: int, memory_gi: int, gpus: int, persistent_volume_claims: int, storage_gi: int) -> dict:
+    return {
+        "hard": {
+            "requests.cpu": str(cpu),
+            "requests.memory": f"{memory_gi}Gi",
+            "requests.nvidia.com/gpu": str(gpus),
+            "persistentvolumeclaims": str(persistent_volume_claims),
+            "requests.storage": f"{storage_gi}Gi",
+        }
+    }
+
+
+class Cluster(pulumi.ComponentResource):
+    """EKS control plane, system nodes, add-ons, storage, team namespaces and ingress."""
+
+    def __init__(
+        self,
+        name: str,
+        config: PlatformConfig,
+        tagging: CostTagging,
+        network: Network,
+        datalake: DataLake,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mlplatform:compute:Cluster", name, None, opts)
+        spec = config.cluster
+        prefix = config.name_prefix
+        child = pulumi.ResourceOptions(parent=self)
+        tags = tagging.resource_tags(COMPONENT)
+
+        def named(name_tag: str) -> dict[str, str]:
+            return {**tags, "Name": name_tag}
+
+        # --- control plane ------------------------------------------------------------------
+        self.secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Envelope encryption of Kubernetes Secrets in {config.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=spec.kms_deletion_window_days,
+            tags=named(f"{prefix}-eks-secrets"),
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-secrets", name=f"alias/{prefix}-eks-secrets", target_key_id=self.secrets_key.key_id, opts=child)
+
+        cluster_role = aws.iam.Role(
+            f"{name}-control-plane",
+            name=f"{prefix}-eks-cluster",
+            assume_role_policy=service_trust_policy("eks.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane",
+            role=cluster_role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=child,
+        )
+        secrets_key_use = aws.iam.RolePolicy(
+            f"{name}-control-plane-kms",
+            role=cluster_role.id,
+            policy=self.secrets_key.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], "Resource": arn}],
+            })),
+            opts=child,
+        )
+        # EKS would create this group itself without a retention period; owning it bounds the cost.
+        control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{config.cluster_name}/cluster",
+            retention_in_days=spec.control_plane_log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+
+        self.eks_cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=config.cluster_name,
+            version=spec.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=[subnet.id for subnet in network.private_subnets],
+                endpoint_private_access=True,
+                endpoint_public_access=spec.endpoint.public_access,
+                public_access_cidrs=list(spec.endpoint.public_access_cidrs) if spec.endpoint.public_access else None,
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                # Admins come from config as access entries; nobody is admin by having created it.
+                bootstrap_cluster_creator_admin_permissions=False,
+            ),
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
+                resources=["secrets"],
+            ),
+            # Add-ons are managed below with pinned versions instead of EKS's unmanaged defaults.
+            bootstrap_self_managed_addons=False,
+            # Extended support costs six times the standard control-plane rate; config decides.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=spec.support_type),
+            deletion_protection=spec.deletion_protection,
+            tags=named(config.cluster_name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, secrets_key_use, control_plane_logs]),
+        )
+        self.cluster_name: pulumi.Output[str] = self.eks_cluster.name
+        self.cluster_security_group_id: pulumi.Output[str] = self.eks_cluster.vpc_config.cluster_security_group_id
+        # Karpenter's EC2NodeClass finds the node security group by the same discovery tag as subnets.
+        aws.ec2.Tag(
+            f"{name}-karpenter-discovery",
+            resource_id=self.cluster_security_group_id,
+            key="karpenter.sh/discovery",
+            value=config.cluster_name,
+            opts=child,
+        )
+
+        self.oidc_issuer: pulumi.Output[str] = self.eks_cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer)
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=self.oidc_issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=tags,
+            opts=child,
+        )
+
+        # --- who may administer the cluster ---------------------------------------------------
+        admin_access = []
+        for label, role_arn in [("deployer", spec.deploy_role_arn)] + [(f"admin-{i}", arn) for i, arn in enumerate(spec.admin_role_arns)]:
+            entry = aws.eks.AccessEntry(
+                f"{name}-{label}",
+                cluster_name=self.cluster_name,
+                principal_arn=role_arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            admin_access.append(aws.eks.AccessPolicyAssociation(
+                f"{name}-{label}",
+                cluster_name=self.cluster_name,
+                principal_arn=role_arn,
+                policy_arn=CLUSTER_ADMIN_POLICY_ARN,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            ))
+
+        # --- add-ons ---------------------------------------------------------------------------
+        ebs_csi_role = aws.iam.Role(
+            f"{name}-ebs-csi",
+            name=f"{prefix}-ebs-csi",
+            assume_role_policy=pod_identity_trust_policy(),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi",
+            role=ebs_csi_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            opts=child,
+        )
+        self.system_node_selector: dict[str, str] = {POOL_LABEL: SYSTEM_POOL_NAME}
+        addon_settings = {
+            "coredns": {"configuration_values": json.dumps({"nodeSelector": self.system_node_selector})},
+            "aws-ebs-csi-driver": {
+                # The node plugin must also run on tainted GPU nodes or their PVCs never attach.
+                "configuration_values": json.dumps({
+                    "controller": {"nodeSelector": self.system_node_selector},
+                    "node": {"tolerateAllTaints": True},
+                }),
+                "pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_csi_role.arn, service_account=EBS_CSI_CONTROLLER_SERVICE_ACCOUNT)],
+            },
+        }
+        self.addons: dict[str, aws.eks.Addon] = {}
+
+        def addon(addon_name: str, version: str, depends_on: list) -> aws.eks.Addon:
+            return aws.eks.Addon(
+                f"{name}-{addon_name}",
+                cluster_name=self.cluster_name,
+                addon_name=addon_name,
+                addon_version=version,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=tags,
+                **addon_settings.get(addon_name, {}),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            )
+
+        versions = spec.addons.by_addon_name()
+        for addon_name in ADDONS_BEFORE_NODES:
+            self.addons[addon_name] = addon(addon_name, versions[addon_name], [self.eks_cluster])
+
+        # --- system node group -----------------------------------------------------------------
+        self.system_node_role = aws.iam.Role(
+            f"{name}-system-nodes",
+            name=f"{prefix}-system-nodes",
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(f"{name}-system-nodes-{arn.rsplit('/', 1)[1]}", role=self.system_node_role.name, policy_arn=arn, opts=child)
+            for arn in NODE_MANAGED_POLICIES
+        ]
+        group = spec.system_node_group
+        self.system_launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-system-nodes",
+            name=f"{prefix}-system-nodes",
+            description="EKS system node group: IMDSv2 only, encrypted gp3 root volume, cost tags on launch",
+            block_device_mappings=[root_volume(group.disk_size_gi)],
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # Controllers here (EBS CSI, load balancer controller) may read instance metadata
+                # from their pods, one network hop further than the host.
+                http_put_response_hop_limit=2,
+            ),
+            tag_specifications=tagging.launch_template_tag_specifications(COMPONENT, name=f"{prefix}-system-node"),
+            update_default_version=True,
+            tags=tags,
+            opts=child,
+        )
+        self.system_node_group = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=self.cluster_name,
+            node_group_name=f"{prefix}-system",
+            node_role_arn=self.system_node_role.arn,
+            subnet_ids=[subnet.id for subnet in network.private_subnets],
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=list(group.instance_types),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=group.min_size,
+                desired_size=group.desired_size,
+                max_size=group.max_size,
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=self.system_launch_template.id,
+                version=self.system_launch_template.latest_version.apply(str),
+            ),
+            labels=self.system_node_selector,
+            tags=named(f"{prefix}-system"),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*node_policies, *self.addons.values()],
+            ),
+        )
+        for addon_name, version in versions.items():
+            if addon_name not in ADDONS_BEFORE_NODES:
+                self.addons[addon_name] = addon(addon_name, version, [self.system_node_group])
+
+        # --- Kubernetes provider ---------------------------------------------------------------
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(
+            self.eks_cluster.name, self.eks_cluster.endpoint, self.eks_cluster.certificate_authority.data,
+        ).apply(lambda args: kubeconfig(args[0], args[1], args[2], config.region, spec.deploy_role_arn, config.aws_profile)))
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access),
+        )
+        with_k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
+
+        # --- storage ---------------------------------------------------------------------------
+        self.storage_class_name = DEFAULT_STORAGE_CLASS
+        self.storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-{DEFAULT_STORAGE_CLASS}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DEFAULT_STORAGE_CLASS,
+                labels=tagging.k8s_labels(COMPONENT, app="ebs-storage"),
+                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", **tagging.ebs_csi_storage_class_parameters(COMPONENT)},
+            # Volumes are created in the AZ of the node the pod lands on, never stranded elsewhere.
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=with_k8s,
+        )
+
+        # --- team namespaces -------------------------------------------------------------------
+        self.team_namespaces: dict[str, str] = {}
+        self.namespace_resources: dict[str, k8s.core.v1.Namespace] = {}
+        defaults = spec.container_defaults
+        for team, quota in spec.team_quotas:
+            labels = tagging.k8s_labels(COMPONENT, team, app="team-namespace")
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-ns-{team}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=team,
+                    labels={**labels, "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"},
+                ),
+                opts=with_k8s,
+            )
+            in_namespace = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[namespace])
+            k8s.core.v1.ResourceQuota(
+                f"{name}-quota-{team}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=team, labels=labels),
+                spec=quota_spec(quota.cpu, quota.memory_gi, quota.gpus, quota.persistent_volume_claims, quota.storage_gi),
+                opts=in_namespace,
+            )
+            # A quota on requests rejects pods without requests; these defaults fill them in.
+            k8s.core.v1.LimitRange(
+                f"{name}-limits-{team}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="container-defaults", namespace=team, labels=labels),
+                spec={"limits": [{
+                    "type": "Container",
+                    "defaultRequest": {"cpu": f"{defaults.cpu_request_millicores}m", "memory": f"{defaults.memory_request_mi}Mi"},
+                    "default": {"memory": f"{defaults.memory_limit_mi}Mi"},
+                }]},
+                opts=in_namespace,
+            )
+            self.team_namespaces[team] = team
+            self.namespace_resources[team] = namespace
+
+        # --- AWS Load Balancer Controller ------------------------------------------------------
+        self.ingress_class_name = INGRESS_CLASS
+        load_balancer_role = aws.iam.Role(
+            f"{name}-lb-controller",
+            name=f"{prefix}-lb-controller",
+            assume_role_policy=pod_identity_trust_policy(),
+            tags=tags,
+            opts=child,
+        )
+        load_balancer_policy = aws.iam.Policy(
+            f"{name}-lb-controller",
+            name=f"{prefix}-lb-controller",
+            description="AWS Load Balancer Controller: ALBs and NLBs for the cluster's ingresses and services",
+            policy=_LOAD_BALANCER_CONTROLLER_POLICY.read_text(),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(f"{name}-lb-controller", role=load_balancer_role.name, policy_arn=load_balancer_policy.arn, opts=child)
+        load_balancer_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-lb-controller",
+            cluster_name=self.cluster_name,
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
+            role_arn=load_balancer_role.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"]]),
+        )
+        self.load_balancer_controller = k8s.helm.v3.Release(
+            f"{name}-lb-controller",
+            name="aws-load-balancer-controller",
+            chart=AWS_LOAD_BALANCER_CONTROLLER_CHART,
+            version=spec.charts.aws_load_balancer_controller,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AWS_LOAD_BALANCER_CONTROLLER_REPO),
+            namespace=CONTROLLER_NAMESPACE,
+            values={
+                "clusterName": config.cluster_name,
+                # Given explicitly so the controller never needs instance metadata to find them.
+                "region": config.region,
+                "vpcId": network.vpc_id,
+                "replicaCount": spec.controller_replicas,
+                "serviceAccount": {"create": True, "name": AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
+                "nodeSelector": self.system_node_selector,
+                "createIngressClassResource": True,
+                "ingressClass": INGRESS_CLASS,
+                "ingressClassConfig": {"default": False},
+                # Load balancers the controller creates carry the cost tags too.
+                "defaultTags": tagging.all_tags(COMPONENT),
+                # Only Services that ask for it get an NLB; others keep their own load balancer class.
+                "enableServiceMutatorWebhook": False,
+                "podLabels": tagging.k8s_labels(COMPONENT, app="aws-load-balancer-controller"),
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.k8s_provider, depends_on=[self.system_node_group, *self.addons.values(), load_balancer_identity]
+            ),
+        )
+
+        # --- Karpenter node pools and the GPU device plugin ------------------------------------
+        self.node_pools = NodePools(
+            f"{name}-nodepools",
+            config,
+            tagging,
+            cluster=self,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.gpu_node_selector: dict[str, str] = self.node_pools.gpu_node_selector
+        self.gpu_toleration: Optional[dict[str, str]] = self.node_pools.gpu_toleration
+
+        self.endpoint: pulumi.Output[str] = self.eks_cluster.endpoint
+        self.register_outputs({
+            "clusterName": self.cluster_name,
+            "endpoint": self.endpoint,
+            "oidcIssuer": self.oidc_issuer,
+            "kubeconfig": self.kubeconfig,
+            "storageClassName": self.storage_class_name,
+            "teamNamespaces": self.team_namespaces,
+            "ingressClassName": self.ingress_class_name,
+        })

@@ -1,0 +1,139 @@
+"""Endpoints: the models of the stack config serving predictions, online and in batches.
+
+Each `mlplatform:endpoints` entry becomes one endpoint on its backend:
+- `sagemaker` (default, `components/endpoints_sagemaker.py`): a SageMaker real-time or serverless
+  endpoint with blue/green canary rollout, alarm-driven rollback, autoscaling and request capture
+  into the data lake;
+- `kubernetes` (`components/endpoints_kubernetes.py`): a hardened model server on the platform's
+  EKS cluster behind an internal ALB, with an optional weighted canary.
+Each `mlplatform:batchJobs` entry becomes a scheduled scoring CronJob on the cluster.
+
+Captured requests and responses land in the lake's `artifacts` zone under `captures/<endpoint>/`,
+encrypted with the lake key: that zone's lifecycle expiry bounds how long captured payloads (which
+may hold personal data) are kept and what they cost, and teams already read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import pulumi
+
+from components.config import CAPTURE_ZONE, SCORING_ZONE, ImageRef, PlatformConfig
+from components.datalake import DataLake
+from components.endpoints_kubernetes import BatchScoringJob, ClusterPlacement, KubernetesEndpoint
+from components.endpoints_sagemaker import SageMakerEndpoint
+from components.registries import Registries
+from components.tagging import CostTagging
+
+if TYPE_CHECKING:  # the cluster is only read here, never constructed
+    from components.cluster import Cluster
+
+
+def image_uri(image: ImageRef, registries: Registries) -> pulumi.Input[str]:
+    """The pullable reference of a configured image: a platform repository's URL, or the URI itself."""
+    if image.repository is not None:
+        return registries.repository_urls[image.repository].apply(lambda url: f"{url}{image.reference}")
+    return f"{image.uri}{image.reference}"
+
+
+def repository_arn(image: ImageRef, registries: Registries) -> pulumi.Input[str]:
+    """The ECR repository an image is pulled from (config validation guarantees it is ECR)."""
+    if image.repository is not None:
+        return registries.repository_arns[image.repository]
+    region, account, repository = image.ecr_repository_arn_parts
+    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+
+
+class Endpoints(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: PlatformConfig,
+        tagging: CostTagging,
+        datalake: DataLake,
+        registries: Registries,
+        cluster: Cluster,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("mlplatform:endpoints:Endpoints", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        models_bucket_arn = datalake.bucket_arns["models"]
+        capture_bucket = datalake.buckets.get(CAPTURE_ZONE)
+        kms_key_arn = datalake.kms_key_arn
+
+        self.sagemaker_endpoints: dict[str, SageMakerEndpoint] = {}
+        self.kubernetes_endpoints: dict[str, KubernetesEndpoint] = {}
+        self.batch_jobs: dict[str, BatchScoringJob] = {}
+
+        for endpoint in config.endpoints:
+            if endpoint.backend == "sagemaker":
+                self.sagemaker_endpoints[endpoint.name] = SageMakerEndpoint(
+                    f"{name}-{endpoint.name}",
+                    config,
+                    endpoint,
+                    tagging,
+                    models_bucket_arn=models_bucket_arn,
+                    # Config validation requires the capture zone whenever an endpoint captures.
+                    capture_bucket_name=capture_bucket.bucket if capture_bucket else "",
+                    capture_bucket_arn=capture_bucket.arn if capture_bucket else "",
+                    kms_key_arn=kms_key_arn,
+                    image_uri=image_uri(endpoint.image, registries),
+                    repository_arn=repository_arn(endpoint.image, registries),
+                    opts=child,
+                )
+            else:
+                canary = endpoint.kubernetes.canary
+                self.kubernetes_endpoints[endpoint.name] = KubernetesEndpoint(
+                    f"{name}-{endpoint.name}",
+                    config,
+                    endpoint,
+                    tagging,
+                    self._placement(config, cluster, endpoint.team),
+                    models_bucket_arn=models_bucket_arn,
+                    kms_key_arn=kms_key_arn,
+                    image_uri=image_uri(endpoint.image, registries),
+                    canary_image_uri=image_uri(canary.image, registries) if canary else None,
+                    opts=child,
+                )
+
+        curated_bucket = datalake.buckets[SCORING_ZONE]
+        for job in config.batch_jobs:
+            self.batch_jobs[job.name] = BatchScoringJob(
+                f"{name}-batch-{job.name}",
+                config,
+                job,
+                tagging,
+                self._placement(config, cluster, job.team),
+                models_bucket_arn=models_bucket_arn,
+                curated_bucket_name=config.datalake.bucket_name(SCORING_ZONE),
+                curated_bucket_arn=curated_bucket.arn,
+                kms_key_arn=kms_key_arn,
+                image_uri=image_uri(job.image, registries),
+                opts=child,
+            )
+
+        self.endpoint_names = {name_: e.endpoint.name for name_, e in self.sagemaker_endpoints.items()}
+        self.role_arns = {
+            **{name_: e.role.arn for name_, e in self.sagemaker_endpoints.items()},
+            **{name_: e.role.arn for name_, e in self.kubernetes_endpoints.items()},
+        }
+        self.register_outputs({
+            "sagemakerEndpointNames": self.endpoint_names,
+            "endpointRoleArns": self.role_arns,
+            "kubernetesEndpointNamespaces": {e.name: e.team for e in config.endpoints if e.backend == "kubernetes"},
+            "batchJobs": sorted(self.batch_jobs),
+        })
+
+    @staticmethod
+    def _placement(config: PlatformConfig, cluster: Cluster, team: str) -> ClusterPlacement:
+        return ClusterPlacement(
+            cluster_name=cluster.cluster_name,
+            namespace=cluster.team_namespaces[team],
+            namespace_resource=cluster.namespace_resources.get(team),
+            ingress_class_name=cluster.ingress_class_name,
+            load_balancer_controller=cluster.load_balancer_controller,
+            gpu_node_selector=dict(cluster.gpu_node_selector or {}),
+            gpu_toleration=dict(cluster.gpu_toleration) if cluster.gpu_toleration else None,
+            vpc_cidr=str(config.network.vpc_cidr),
+        )

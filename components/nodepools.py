@@ -1,0 +1,392 @@
+"""Compute that follows the load: Karpenter, its node classes and pools, and the GPU device plugin.
+
+Karpenter launches EC2 capacity for pending pods and removes it when it is empty or (CPU pools)
+underused. Every pool in config becomes one `karpenter.sh/v1` NodePool with its own
+`karpenter.k8s.aws/v1` EC2NodeClass, declared one by one as custom resources so plans, cost
+estimates and tests see each of them.
+
+GPU pools scale from zero (a NodePool has no minimum size) and carry the taint
+`nvidia.com/gpu=true:NoSchedule`, so only pods that tolerate it, and ask for `nvidia.com/gpu`,
+land on them. Their node class uses the same `al2023@<version>` AMI alias as the CPU pools:
+Karpenter resolves that alias to the EKS-optimised AL2023 **NVIDIA** AMI (driver and container
+toolkit preinstalled) whenever the instance type has NVIDIA GPUs, and to the standard AL2023 AMI
+otherwise, so one pinned alias keeps both variants on the same release. The NVIDIA device plugin
+then advertises the GPUs to the kubelet.
+
+Spot interruptions, rebalance recommendations, scheduled maintenance and instance state changes
+reach Karpenter through an SQS queue fed by EventBridge, so it drains nodes before AWS takes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import NodePoolConfig, PlatformConfig
+from components.datalake import pod_identity_trust_policy
+from components.tagging import CostTagging
+
+if TYPE_CHECKING:
+    from components.cluster import Cluster
+
+COMPONENT = "compute"
+POOL_LABEL = "mlplatform.io/pool"
+CONTROLLER_NAMESPACE = "kube-system"
+ROOT_DEVICE_NAME = "/dev/xvda"  # root device of the AL2023 EKS AMIs
+
+KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
+KARPENTER_SERVICE_ACCOUNT = "karpenter"
+NODEPOOL_API_VERSION = "karpenter.sh/v1"
+NODECLASS_API_VERSION = "karpenter.k8s.aws/v1"
+NODECLASS_GROUP = "karpenter.k8s.aws"
+
+NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
+NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT = {"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+# Karpenter labels every node with the GPU maker of its instance type.
+GPU_MANUFACTURER_LABEL = "karpenter.k8s.aws/instance-gpu-manufacturer"
+
+NODE_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+)
+
+# EventBridge events that warn of capacity going away, by rule name.
+INTERRUPTION_EVENTS = {
+    "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+    "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+}
+
+
+def service_trust_policy(service: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    })
+
+
+def karpenter_controller_policy(cluster_name: str, region: str, account_id: str, queue_arn: str, node_role_arn: str) -> str:
+    """Karpenter v1's controller permissions, scoped to this cluster's tags, queue and node role."""
+    ec2 = f"arn:aws:ec2:{region}"
+    owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster_name}
+    launched = [f"{ec2}:*:{kind}/*" for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
+    instance_profiles = f"arn:aws:iam::{account_id}:instance-profile/*"
+    profile_owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned", "aws:ResourceTag/topology.kubernetes.io/region": region}
+    statements = [
+        {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+         "Resource": [f"{ec2}::image/*", f"{ec2}::snapshot/*", f"{ec2}:*:security-group/*", f"{ec2}:*:subnet/*", f"{ec2}:*:capacity-reservation/*"]},
+        {"Sid": "AllowScopedEC2LaunchTemplateAccessActions", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+         "Resource": f"{ec2}:*:launch-template/*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}},
+        {"Sid": "AllowScopedEC2InstanceActionsWithTags", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+         "Resource": launched,
+         "Condition": {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}},
+        {"Sid": "AllowScopedResourceCreationTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": launched,
+         "Condition": {"StringEquals": {**owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                       "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}},
+        {"Sid": "AllowScopedResourceTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": f"{ec2}:*:instance/*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"},
+                       "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+                       "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]}}},
+        {"Sid": "AllowScopedDeletion", "Effect": "Allow", "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+         "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}},
+        {"Sid": "AllowRegionalReadActions", "Effect": "Allow", "Resource": "*",
+         "Action": ["ec2:DescribeAvailabilityZones", "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
+                    "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"],
+         "Condition": {"StringEquals": {"aws:RequestedRegion": region}}},
+        {"Sid": "AllowSSMReadActions", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:{region}::parameter/aws/service/*"},
+        {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
+        {"Sid": "AllowInterruptionQueueActions", "Effect": "Allow", "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], "Resource": queue_arn},
+        {"Sid": "AllowPassingInstanceRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": node_role_arn,
+         "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}},
+        {"Sid": "AllowScopedInstanceProfileCreationActions", "Effect": "Allow", "Action": ["iam:CreateInstanceProfile"], "Resource": instance_profiles,
+         "Condition": {"StringEquals": {**owned, "aws:RequestTag/topology.kubernetes.io/region": region},
+                       "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
+        {"Sid": "AllowScopedInstanceProfileTagActions", "Effect": "Allow", "Action": ["iam:TagInstanceProfile"], "Resource": instance_profiles,
+         "Condition": {"StringEquals": {**profile_owned, **owned, "aws:RequestTag/topology.kubernetes.io/region": region},
+                       "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
+        {"Sid": "AllowScopedInstanceProfileActions", "Effect": "Allow",
+         "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"], "Resource": instance_profiles,
+         "Condition": {"StringEquals": profile_owned, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
+        {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": ["iam:GetInstanceProfile", "iam:ListInstanceProfiles"], "Resource": instance_profiles},
+        {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Action": "eks:DescribeCluster",
+         "Resource": f"arn:aws:eks:{region}:{account_id}:cluster/{cluster_name}"},
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def interruption_queue_policy(queue_arn: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EventBridgeDelivers", "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+             "Action": "sqs:SendMessage", "Resource": queue_arn},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ],
+    })
+
+
+def pool_requirements(pool: NodePoolConfig) -> list[dict]:
+    """NodePool requirements in Karpenter's well-known label keys."""
+    requirements = [
+        {"key": "kubernetes.io/arch", "operator": "In", "values": list(pool.architectures)},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(pool.capacity_types)},
+    ]
+    if pool.instance_categories:
+        requirements.append({"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": list(pool.instance_categories)})
+    if pool.instance_families:
+        requirements.append({"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": list(pool.instance_families)})
+    if pool.instance_types:
+        requirements.append({"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)})
+    if pool.gpu:
+        # The g family also has AMD (g4ad) instances, which the NVIDIA AMI and plugin cannot use.
+        requirements.append({"key": GPU_MANUFACTURER_LABEL, "operator": "In", "values": ["nvidia"]})
+    return requirements
+
+
+def pool_limits(pool: NodePoolConfig) -> dict[str, str]:
+    limits = {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gi}Gi"}
+    if pool.gpu:
+        limits[GPU_RESOURCE] = str(pool.gpu_limit)
+    return limits
+
+
+class NodePools(pulumi.ComponentResource):
+    """Karpenter (controller, IAM, interruption handling), one node class and pool per config entry."""
+
+    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, cluster: "Cluster", opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:compute:NodePools", name, None, opts)
+        spec = config.cluster
+        prefix = config.name_prefix
+        cluster_name = config.cluster_name
+        child = pulumi.ResourceOptions(parent=self)
+        tags = tagging.resource_tags(COMPONENT)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        # --- node role: what Karpenter's instances run as ---------------------------------------
+        self.node_role = aws.iam.Role(
+            f"{name}-node",
+            name=f"{prefix}-karpenter-node",
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[1]}", role=self.node_role.name, policy_arn=arn, opts=child)
+            for arn in NODE_MANAGED_POLICIES
+        ]
+        # Nodes join through an access entry, not the aws-auth ConfigMap (authentication mode API).
+        node_access = aws.eks.AccessEntry(
+            f"{name}-node",
+            cluster_name=cluster.cluster_name,
+            principal_arn=self.node_role.arn,
+            type="EC2_LINUX",
+            tags=tags,
+            opts=child,
+        )
+
+        # --- interruption handling ---------------------------------------------------------------
+        self.interruption_queue = aws.sqs.Queue(
+            f"{name}-interruptions",
+            name=f"{cluster_name}-karpenter",
+            # An interruption warning older than five minutes is useless: the instance is gone.
+            message_retention_seconds=300,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-interruptions",
+            queue_url=self.interruption_queue.url,
+            policy=self.interruption_queue.arn.apply(interruption_queue_policy),
+            opts=child,
+        )
+        for rule_name, pattern in INTERRUPTION_EVENTS.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{rule_name}",
+                name=f"{cluster_name}-karpenter-{rule_name}",
+                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
+                event_pattern=json.dumps(pattern),
+                tags=tags,
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{rule_name}",
+                rule=rule.name,
+                target_id="KarpenterInterruptionQueue",
+                arn=self.interruption_queue.arn,
+                opts=child,
+            )
+
+        # --- controller identity -----------------------------------------------------------------
+        controller_role = aws.iam.Role(
+            f"{name}-controller",
+            name=f"{prefix}-karpenter-controller",
+            assume_role_policy=pod_identity_trust_policy(),
+            tags=tags,
+            opts=child,
+        )
+        controller_policy = aws.iam.RolePolicy(
+            f"{name}-controller",
+            role=controller_role.id,
+            policy=pulumi.Output.all(identity.account_id, self.interruption_queue.arn, self.node_role.arn).apply(
+                lambda args: karpenter_controller_policy(cluster_name, config.region, args[0], args[1], args[2])
+            ),
+            opts=child,
+        )
+        controller_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-controller",
+            cluster_name=cluster.cluster_name,
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=KARPENTER_SERVICE_ACCOUNT,
+            role_arn=controller_role.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster.addons["eks-pod-identity-agent"]]),
+        )
+
+        # --- Karpenter -----------------------------------------------------------------------------
+        with_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
+        # CRDs from their own chart: Helm never upgrades CRDs bundled in a chart's crds/ folder.
+        crds = k8s.helm.v3.Release(
+            f"{name}-karpenter-crd",
+            name="karpenter-crd",
+            chart=KARPENTER_CRD_CHART,
+            version=spec.charts.karpenter,
+            namespace=CONTROLLER_NAMESPACE,
+            opts=with_k8s,
+        )
+        self.karpenter = k8s.helm.v3.Release(
+            f"{name}-karpenter",
+            name="karpenter",
+            chart=KARPENTER_CHART,
+            version=spec.charts.karpenter,
+            namespace=CONTROLLER_NAMESPACE,
+            skip_crds=True,
+            values={
+                "settings": {
+                    "clusterName": cluster_name,
+                    "clusterEndpoint": cluster.eks_cluster.endpoint,
+                    "interruptionQueue": self.interruption_queue.name,
+                },
+                "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
+                "replicas": spec.controller_replicas,
+                # Karpenter must never run on capacity it manages: it could remove its own node.
+                "nodeSelector": cluster.system_node_selector,
+                "podLabels": tagging.k8s_labels(COMPONENT, app="karpenter"),
+                "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}},
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=cluster.k8s_provider,
+                depends_on=[crds, controller_policy, controller_identity, node_access, *node_policies, cluster.system_node_group, *cluster.addons.values()],
+            ),
+        )
+
+        # --- node classes and pools ------------------------------------------------------------
+        after_karpenter = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[crds, self.karpenter])
+        discovery = {"karpenter.sh/discovery": cluster_name}
+        self.node_classes: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.pools: dict[str, k8s.apiextensions.CustomResource] = {}
+        for pool in spec.node_pools:
+            labels = tagging.k8s_labels(COMPONENT, app=f"nodepool-{pool.name}")
+            node_class = k8s.apiextensions.CustomResource(
+                f"{name}-class-{pool.name}",
+                api_version=NODECLASS_API_VERSION,
+                kind="EC2NodeClass",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=pool.name, labels=labels),
+                spec={
+                    "role": self.node_role.name,
+                    "amiSelectorTerms": [{"alias": spec.ami_alias}],
+                    "subnetSelectorTerms": [{"tags": discovery}],
+                    "securityGroupSelectorTerms": [{"tags": discovery}],
+                    "blockDeviceMappings": [{
+                        "deviceName": ROOT_DEVICE_NAME,
+                        "ebs": {"volumeSize": f"{pool.disk_size_gi}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
+                    }],
+                    # Hop limit 1: pods cannot reach the node role through instance metadata.
+                    "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"},
+                    # Karpenter copies these onto the instances, volumes and network interfaces it launches.
+                    "tags": {**tagging.all_tags(COMPONENT), "Name": f"{prefix}-{pool.name}-node"},
+                },
+                opts=after_karpenter,
+            )
+            template_spec: dict = {
+                "nodeClassRef": {"group": NODECLASS_GROUP, "kind": "EC2NodeClass", "name": pool.name},
+                "requirements": pool_requirements(pool),
+                "expireAfter": pool.expire_after,
+            }
+            if pool.gpu:
+                template_spec["taints"] = [dict(GPU_TAINT)]
+            pool_spec: dict = {
+                "template": {
+                    # Only the cost labels and the pool label: Karpenter refuses kubernetes.io domains here.
+                    "metadata": {"labels": {**{key: labels[key] for key in ("cost-center", "environment", "team", "component")}, POOL_LABEL: pool.name}},
+                    "spec": template_spec,
+                },
+                "disruption": {
+                    "consolidationPolicy": pool.consolidation_policy,
+                    "consolidateAfter": pool.consolidate_after,
+                    # At most a tenth of a pool's nodes are replaced at once.
+                    "budgets": [{"nodes": "10%"}],
+                },
+                "limits": pool_limits(pool),
+            }
+            if pool.weight is not None:
+                pool_spec["weight"] = pool.weight
+            self.node_classes[pool.name] = node_class
+            self.pools[pool.name] = k8s.apiextensions.CustomResource(
+                f"{name}-pool-{pool.name}",
+                api_version=NODEPOOL_API_VERSION,
+                kind="NodePool",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=pool.name, labels=labels),
+                spec=pool_spec,
+                opts=pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[crds, self.karpenter, node_class]),
+            )
+
+        # --- GPUs ------------------------------------------------------------------------------
+        gpu_pools = spec.gpu_pool_names
+        self.gpu_node_selector: dict[str, str] = {"karpenter.sh/nodepool": gpu_pools[0]} if gpu_pools else {}
+        self.gpu_toleration: Optional[dict[str, str]] = dict(GPU_TOLERATION) if gpu_pools else None
+        self.device_plugin: Optional[k8s.helm.v3.Release] = None
+        if gpu_pools:
+            self.device_plugin = k8s.helm.v3.Release(
+                f"{name}-nvidia-device-plugin",
+                name="nvidia-device-plugin",
+                chart=NVIDIA_DEVICE_PLUGIN_CHART,
+                version=spec.charts.nvidia_device_plugin,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=NVIDIA_DEVICE_PLUGIN_REPO),
+                namespace=CONTROLLER_NAMESPACE,
+                values={
+                    "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+                    # Replaces the chart's default affinity on labels from GPU feature discovery,
+                    # which this cluster does not run: Karpenter's own label marks NVIDIA nodes.
+                    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+                        "matchExpressions": [{"key": GPU_MANUFACTURER_LABEL, "operator": "In", "values": ["nvidia"]}],
+                    }]}}},
+                    "priorityClassName": "system-node-critical",
+                },
+                opts=with_k8s,
+            )
+
+        self.register_outputs({
+            "interruptionQueueName": self.interruption_queue.name,
+            "nodeRoleName": self.node_role.name,
+            "nodePools": list(self.pools),
+            "gpuNodeSelector": self.gpu_node_selector,
+        })

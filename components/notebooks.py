@@ -1,0 +1,379 @@
+"""Notebooks: JupyterHub for every data scientist, on the platform's cluster, governed by config.
+
+JupyterHub runs from its official Helm chart (version pinned in the stack file) in the
+`notebooks` namespace: hub, proxy and user scheduler on the system nodes; user servers from the
+stack's profiles (CPU sizes, a GPU profile that tolerates the GPU taint and selects the GPU pool,
+RStudio), with images from the platform's ECR repositories.
+
+- Idle culling is explicit per stack. The culler only stops servers (`cull.users: false`, named
+  servers are not removed) and KubeSpawner is told never to delete PVCs, so a user's home volume
+  (gp3, cost-tagged by the cluster's StorageClass) survives every cull.
+- Sign-in is OIDC through GenericOAuthenticator; the client secret is read from Secrets Manager
+  into a Kubernetes Secret, never written in a stack file. Dummy sign-in exists for dev only,
+  enforced by config validation.
+- Data-lake access: a user server runs as the service account of a team, `notebook-<team>`, which
+  EKS Pod Identity binds to that team's data-lake role. Every profile offers a "team" choice; the
+  hub narrows the choices to the teams whose identity-provider group the user belongs to, and
+  KubeSpawner refuses any choice not offered, so nobody can pick another team's data access.
+- Exposed through the AWS Load Balancer Controller: an ALB with TLS from the configured ACM
+  certificate, internal or internet-facing per stack, reachable only from the allowed CIDRs,
+  and carrying the cost tags (the controller creates it, so provider default tags never reach it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import NotebookProfileConfig, NotebooksConfig, PlatformConfig
+from components.datalake import DataLake
+from components.registries import Registries
+from components.tagging import CostTagging
+
+if TYPE_CHECKING:
+    from components.cluster import Cluster
+
+COMPONENT = "notebooks"
+NAMESPACE = "notebooks"
+RELEASE_NAME = "jupyterhub"
+CHART = "jupyterhub"
+CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
+GPU_RESOURCE = "nvidia.com/gpu"
+OAUTH_SECRET_NAME = "jupyterhub-oauth-client"
+OAUTH_SECRET_KEY = "client-secret"
+HUB_DATABASE_SIZE = "1Gi"
+# The EKS Pod Identity agent listens on this link-local address on every node.
+POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def team_service_account(team: str) -> str:
+    return f"notebook-{team}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the chart values need from the cluster, as plain data."""
+
+    storage_class_name: str
+    ingress_class_name: str
+    system_node_selector: dict[str, str]
+    gpu_node_selector: dict[str, str] = field(default_factory=dict)
+    gpu_toleration: Optional[dict[str, Any]] = None
+
+
+def profile_image(profile: NotebookProfileConfig, repository_urls: dict[str, str]) -> str:
+    if profile.image is not None:
+        return profile.image
+    return f"{repository_urls[profile.repository]}:{profile.tag}"
+
+
+def _memory(gibibytes: int) -> str:
+    # KubeSpawner's byte specifications are binary: "8G" is 8 GiB.
+    return f"{gibibytes}G"
+
+
+def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placement: Placement, repository_urls: dict[str, str]) -> dict[str, Any]:
+    """One entry of KubeSpawner's profile_list."""
+    override: dict[str, Any] = {
+        "image": profile_image(profile, repository_urls),
+        "cpu_guarantee": profile.cpu,
+        "cpu_limit": profile.cpu,
+        "mem_guarantee": _memory(profile.memory_gi),
+        "mem_limit": _memory(profile.memory_gi),
+    }
+    if profile.start_timeout_seconds is not None:
+        override["start_timeout"] = profile.start_timeout_seconds
+    if profile.kind == "gpu":
+        if placement.gpu_toleration is None:
+            raise ValueError(f"profile {profile.name!r} needs a GPU pool, but the cluster has no GPU toleration")
+        gpus = {GPU_RESOURCE: profile.gpus}
+        override.update({
+            "extra_resource_guarantees": gpus,
+            "extra_resource_limits": gpus,
+            "tolerations": [placement.gpu_toleration],
+            "node_selector": dict(placement.gpu_node_selector),
+        })
+    if profile.kind == "rstudio":
+        # The RStudio image runs RStudio Server behind jupyter-rsession-proxy.
+        override["default_url"] = "/rstudio"
+    entry: dict[str, Any] = {
+        "display_name": profile.display_name,
+        "slug": profile.name,
+        "description": profile.description,
+        "kubespawner_override": override,
+        "profile_options": {
+            "team": {
+                "display_name": "Team (data-lake access)",
+                "choices": {
+                    team: {
+                        "display_name": team,
+                        "kubespawner_override": {
+                            "service_account": team_service_account(team),
+                            "environment": {"MLPLATFORM_TEAM": team},
+                        },
+                    }
+                    for team in teams
+                },
+            }
+        },
+    }
+    if profile.default:
+        entry["default"] = True
+    return entry
+
+
+def team_profiles_hook(team_groups: dict[str, str]) -> str:
+    """Hub config (Python, run by the hub) offering each user only the teams of their groups."""
+    return "\n".join([
+        "# Generated by mlplatform: offer each user only the teams whose group they belong to.",
+        "import copy",
+        "",
+        f"_TEAM_GROUPS = {json.dumps(team_groups, sort_keys=True)}",
+        "_ALL_PROFILES = c.KubeSpawner.profile_list",
+        "",
+        "",
+        "def _profiles_for_user(spawner):",
+        "    groups = {group.name for group in spawner.user.groups}",
+        "    teams = {team for team, group in _TEAM_GROUPS.items() if group in groups}",
+        "    offered = []",
+        "    for profile in copy.deepcopy(_ALL_PROFILES):",
+        "        choices = profile['profile_options']['team']['choices']",
+        "        profile['profile_options']['team']['choices'] = {t: c for t, c in choices.items() if t in teams}",
+        "        if profile['profile_options']['team']['choices']:",
+        "            offered.append(profile)",
+        "    return offered",
+        "",
+        "",
+        "c.KubeSpawner.profile_list = _profiles_for_user",
+        "",
+    ])
+
+
+def alb_tags_annotation(tags: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def ingress_annotations(notebooks: NotebooksConfig, tags: dict[str, str]) -> dict[str, str]:
+    return {
+        "alb.ingress.kubernetes.io/scheme": notebooks.ingress.scheme,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/certificate-arn": notebooks.ingress.certificate_arn,
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+        "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
+        "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(notebooks.ingress.allowed_cidrs),
+        "alb.ingress.kubernetes.io/healthcheck-path": "/hub/health",
+        "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+        "alb.ingress.kubernetes.io/tags": alb_tags_annotation(tags),
+    }
+
+
+def auth_values(notebooks: NotebooksConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(hub.config, hub.extraEnv, hub.extraConfig) for the configured sign-in."""
+    auth = notebooks.auth
+    if auth.type == "dummy":
+        return {"JupyterHub": {"authenticator_class": "dummy"}}, {}, {}
+    team_groups = dict(auth.team_groups)
+    hub_config = {
+        "JupyterHub": {"authenticator_class": "generic-oauth"},
+        "GenericOAuthenticator": {
+            "client_id": auth.client_id,
+            "oauth_callback_url": f"https://{notebooks.hostname}/hub/oauth_callback",
+            "authorize_url": auth.authorize_url,
+            "token_url": auth.token_url,
+            "userdata_url": auth.userdata_url,
+            "username_claim": auth.username_claim,
+            "scope": list(auth.scopes),
+            "claim_groups_key": auth.groups_claim,
+            "manage_groups": True,
+            "allowed_groups": sorted(set(team_groups.values()) | set(auth.admin_groups)),
+            "admin_groups": list(auth.admin_groups),
+            "login_service": "single sign-on",
+        },
+    }
+    # OAuthenticator reads its client secret from this variable, so no secret sits in the values.
+    extra_env = {"OAUTH_CLIENT_SECRET": {"valueFrom": {"secretKeyRef": {"name": OAUTH_SECRET_NAME, "key": OAUTH_SECRET_KEY}}}}
+    extra_config = {"mlplatform-team-profiles": team_profiles_hook(team_groups)}
+    return hub_config, extra_env, extra_config
+
+
+def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placement, repository_urls: dict[str, str]) -> dict[str, Any]:
+    """The JupyterHub chart's values for this stack."""
+    notebooks = config.notebooks
+    culling = notebooks.culling
+    default_profile = next((p for p in notebooks.profiles if p.default), notebooks.profiles[0])
+    default_image = profile_image(default_profile, repository_urls)
+    image_name, _, image_tag = default_image.rpartition(":")
+    system = dict(placement.system_node_selector)
+    hub_config, hub_env, hub_extra_config = auth_values(notebooks)
+    # Stopping a server never deletes its PVC; this also keeps it when a user is deleted.
+    hub_config["KubeSpawner"] = {"delete_pvc": False}
+
+    def labels(app: str) -> dict[str, str]:
+        return tagging.k8s_labels(COMPONENT, app=app)
+
+    return {
+        "hub": {
+            "nodeSelector": system,
+            "labels": labels("jupyterhub-hub"),
+            "config": hub_config,
+            "extraEnv": hub_env,
+            "extraConfig": hub_extra_config,
+            "db": {"type": "sqlite-pvc", "pvc": {"storageClassName": placement.storage_class_name, "storage": HUB_DATABASE_SIZE}},
+        },
+        "proxy": {
+            # The ALB reaches the proxy through the ingress; no second load balancer.
+            "service": {"type": "ClusterIP"},
+            "labels": labels("jupyterhub-proxy"),
+            "chp": {"nodeSelector": system},
+        },
+        "singleuser": {
+            "image": {"name": image_name, "tag": image_tag},
+            "startTimeout": notebooks.start_timeout_seconds,
+            "extraLabels": {**labels("jupyterhub-user"), "hub.jupyter.org/network-access-hub": "true"},
+            "extraEnv": {"AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region},
+            "storage": {
+                "type": "dynamic",
+                "capacity": f"{notebooks.storage_capacity_gi}Gi",
+                "dynamic": {"storageClass": placement.storage_class_name},
+                "extraLabels": labels("jupyterhub-home"),
+            },
+            "cloudMetadata": {"blockWithIptables": True},
+            # Credentials come from the Pod Identity agent, never from the instance metadata service.
+            "networkPolicy": {
+                "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT_CIDR}}], "ports": [{"port": 80, "protocol": "TCP"}]}],
+            },
+            "profileList": [profile_entry(p, config.team_names, placement, repository_urls) for p in notebooks.profiles],
+        },
+        "scheduling": {
+            "userScheduler": {"enabled": True, "nodeSelector": system, "labels": labels("jupyterhub-user-scheduler")},
+            # Karpenter adds nodes on demand; placeholder pods would keep paid nodes idle.
+            "userPlaceholder": {"enabled": False},
+            "corePods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},
+            "userPods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},
+        },
+        # Nodes come and go with Karpenter; pre-pulling multi-GB images onto each would cost more than it saves.
+        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": False}},
+        "ingress": {
+            "enabled": True,
+            "ingressClassName": placement.ingress_class_name,
+            "hosts": [notebooks.hostname],
+            "pathType": "Prefix",
+            "annotations": ingress_annotations(notebooks, tagging.all_tags(COMPONENT)),
+        },
+        "cull": {
+            "enabled": culling.enabled,
+            "users": False,
+            "removeNamedServers": False,
+            "adminUsers": True,
+            "timeout": culling.idle_timeout_minutes * 60,
+            "every": culling.check_interval_minutes * 60,
+            "maxAge": culling.max_age_hours * 3600,
+        },
+    }
+
+
+class Notebooks(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: PlatformConfig,
+        tagging: CostTagging,
+        cluster: "Cluster",
+        datalake: DataLake,
+        registries: Registries,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mlplatform:notebooks:Notebooks", name, None, opts)
+        notebooks = config.notebooks
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=tagging.k8s_labels(COMPONENT, app="jupyterhub")),
+            opts=child,
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+        self.service_accounts: dict[str, k8s.core.v1.ServiceAccount] = {}
+        self.pod_identity_associations: dict[str, aws.eks.PodIdentityAssociation] = {}
+        for team in config.team_names:
+            self.service_accounts[team] = k8s.core.v1.ServiceAccount(
+                f"{name}-{team}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=team_service_account(team),
+                    namespace=NAMESPACE,
+                    labels=tagging.k8s_labels(COMPONENT, team, app="jupyterhub-user"),
+                ),
+                opts=in_namespace,
+            )
+            self.pod_identity_associations[team] = aws.eks.PodIdentityAssociation(
+                f"{name}-{team}",
+                cluster_name=cluster.cluster_name,
+                namespace=NAMESPACE,
+                service_account=team_service_account(team),
+                role_arn=datalake.team_roles[team].arn,
+                tags=tagging.resource_tags(COMPONENT, team),
+                opts=child,
+            )
+
+        release_dependencies: list[pulumi.Resource] = [self.namespace, *self.service_accounts.values()]
+        if notebooks.auth.type == "oidc":
+            client_secret = aws.secretsmanager.get_secret_version_output(
+                secret_id=notebooks.auth.client_secret_name,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            self.oauth_secret = k8s.core.v1.Secret(
+                f"{name}-oauth-client",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=OAUTH_SECRET_NAME,
+                    namespace=NAMESPACE,
+                    labels=tagging.k8s_labels(COMPONENT, app="jupyterhub-hub"),
+                ),
+                type="Opaque",
+                string_data={OAUTH_SECRET_KEY: pulumi.Output.secret(client_secret.secret_string)},
+                opts=in_namespace,
+            )
+            release_dependencies.append(self.oauth_secret)
+
+        placement = Placement(
+            storage_class_name=cluster.storage_class_name,
+            ingress_class_name=cluster.ingress_class_name,
+            system_node_selector=dict(cluster.system_node_selector),
+            gpu_node_selector=dict(cluster.gpu_node_selector or {}),
+            gpu_toleration=cluster.gpu_toleration or None,
+        )
+        repository_names = sorted(registries.repository_urls)
+        values = pulumi.Output.all(*[registries.repository_urls[r] for r in repository_names]).apply(
+            lambda urls: helm_values(config, tagging, placement, dict(zip(repository_names, urls)))
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-jupyterhub",
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=notebooks.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=NAMESPACE,
+            create_namespace=False,
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            # GPU and RStudio images are large and the first hub start provisions its volume.
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=release_dependencies),
+        )
+
+        self.url = f"https://{notebooks.hostname}"
+        self.team_service_accounts = {team: team_service_account(team) for team in config.team_names}
+        self.register_outputs({
+            "url": self.url,
+            "namespace": NAMESPACE,
+            "chartVersion": notebooks.chart_version,
+            "teamServiceAccounts": self.team_service_accounts,
+        })

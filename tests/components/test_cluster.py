@@ -1,0 +1,249 @@
+"""EKS per stack: control plane from config, private API in prod, access entries, pinned add-ons,
+a hardened on-demand system node group, the default encrypted StorageClass and team namespaces."""
+
+import json
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.cluster import CONTROL_PLANE_LOG_TYPES, kubeconfig
+from components.nodepools import POOL_LABEL
+from components.tagging import REQUIRED_TAG_KEYS
+from mlp.offline import provider_default_tags
+from tests.conftest import planned, run_mlp, stack_yaml
+
+
+def _resources(stack, type_token):
+    return planned(stack).run.by_type(type_token)
+
+
+def _one(stack, type_token):
+    (resource,) = _resources(stack, type_token)
+    return resource
+
+
+def _compute(resources):
+    return [r for r in resources if "mlplatform:compute:" in r.urn]
+
+
+def _stack_tags(stack):
+    (provider,) = [r for r in planned(stack).document["deployment"]["resources"] if r["type"] == "pulumi:providers:aws"]
+    return provider_default_tags(provider)
+
+
+def test_control_plane_follows_config(stack):
+    plan = planned(stack)
+    spec = plan.config.cluster
+    cluster = _one(stack, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["name"] == plan.config.cluster_name
+    assert cluster.inputs["version"] == spec.kubernetes_version
+    assert cluster.inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    assert cluster.inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
+    assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    (secrets_key,) = [k for k in _compute(_resources(stack, "aws:kms/key:Key"))]
+    assert secrets_key.inputs["enableKeyRotation"] is True
+    assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": secrets_key.outputs["arn"]}}
+    private_subnets = [s.id for s in _resources(stack, "aws:ec2/subnet:Subnet") if "karpenter.sh/discovery" in s.inputs["tags"]]
+    assert sorted(cluster.inputs["vpcConfig"]["subnetIds"]) == sorted(private_subnets)
+    (log_group,) = [g for g in _resources(stack, "aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"] == f"/aws/eks/{plan.config.cluster_name}/cluster"]
+    assert log_group.inputs["retentionInDays"] == spec.control_plane_log_retention_days
+
+
+def test_prod_api_endpoint_is_private():
+    vpc = _one("prod", "aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+
+
+@pytest.mark.parametrize("stack,public", [("dev", True), ("staging", False), ("prod", False)])
+def test_public_endpoint_only_where_config_allows_it_and_only_for_listed_networks(stack, public):
+    spec = planned(stack).config.cluster.endpoint
+    vpc = _one(stack, "aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert spec.public_access is public and vpc["endpointPublicAccess"] is public
+    if public:
+        assert vpc["publicAccessCidrs"] == list(spec.public_access_cidrs)
+        assert "0.0.0.0/0" not in vpc["publicAccessCidrs"]
+
+
+def test_admin_roles_get_cluster_admin_through_access_entries(stack):
+    spec = planned(stack).config.cluster
+    entries = {e.inputs["principalArn"]: e for e in _resources(stack, "aws:eks/accessEntry:AccessEntry")}
+    associations = {a.inputs["principalArn"]: a for a in _resources(stack, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    for role_arn in (spec.deploy_role_arn, *spec.admin_role_arns):
+        assert entries[role_arn].inputs["type"] == "STANDARD"
+        assert associations[role_arn].inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert associations[role_arn].inputs["accessScope"] == {"type": "cluster"}
+    # Nobody else is a cluster admin; Karpenter's nodes join as EC2_LINUX.
+    assert set(associations) == {spec.deploy_role_arn, *spec.admin_role_arns}
+    (node_entry,) = [e for e in entries.values() if e.inputs["type"] == "EC2_LINUX"]
+    assert node_entry.inputs["principalArn"].endswith("-karpenter-node")
+
+
+def test_kubeconfig_authenticates_as_the_deploy_role():
+    document = json.loads(kubeconfig("c1", "https://api", "Q0E=", "us-east-1", "arn:aws:iam::123456789012:role/deployer", None))
+    (user,) = document["users"]
+    assert user["user"]["exec"]["args"][-4:-2] == ["--role-arn", "arn:aws:iam::123456789012:role/deployer"]
+    assert "env" not in user["user"]["exec"]
+    assert document["clusters"][0]["cluster"] == {"server": "https://api", "certificate-authority-data": "Q0E="}
+    with_profile = json.loads(kubeconfig("c1", "https://api", "Q0E=", "us-east-1", "arn:aws:iam::123456789012:role/deployer", "ops"))
+    assert with_profile["users"][0]["user"]["exec"]["env"] == [{"name": "AWS_PROFILE", "value": "ops"}]
+
+
+def test_kubernetes_provider_is_built_from_a_secret_kubeconfig_of_the_cluster(stack):
+    plan = planned(stack)
+    (provider,) = [r for r in plan.run.resources if r.type == "pulumi:providers:kubernetes"]
+    wrapped = provider.inputs["kubeconfig"]
+    # The engine receives the kubeconfig as a secret (so it is encrypted in state and outputs).
+    assert wrapped[rpc._special_sig_key] == rpc._special_secret_sig
+    config = json.loads(wrapped["value"])
+    cluster = _one(stack, "aws:eks/cluster:Cluster")
+    assert config["clusters"][0]["cluster"]["server"] == cluster.outputs["endpoint"]
+    assert config["users"][0]["user"]["exec"]["args"][3] == plan.config.cluster_name
+    kubernetes_objects = [r for r in plan.run.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert kubernetes_objects and all(r.provider.startswith(provider.urn) for r in kubernetes_objects)
+
+
+def test_addons_are_pinned_to_config_versions(stack):
+    spec = planned(stack).config.cluster
+    addons = {a.inputs["addonName"]: a for a in _resources(stack, "aws:eks/addon:Addon")}
+    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == spec.addons.by_addon_name()
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"}
+    ebs = addons["aws-ebs-csi-driver"]
+    (association,) = ebs.inputs["podIdentityAssociations"]
+    assert association["serviceAccount"] == "ebs-csi-controller-sa" and association["roleArn"].endswith("-ebs-csi")
+    # The EBS node plugin must run on tainted GPU nodes too, or their volumes never attach.
+    assert json.loads(ebs.inputs["configurationValues"])["node"] == {"tolerateAllTaints": True}
+
+
+def test_system_node_group_is_on_demand_through_a_hardened_launch_template(stack):
+    spec = planned(stack).config.cluster.system_node_group
+    group = _one(stack, "aws:eks/nodeGroup:NodeGroup")
+    template = _one(stack, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert group.inputs["capacityType"] == "ON_DEMAND"
+    assert group.inputs["instanceTypes"] == list(spec.instance_types)
+    assert group.inputs["scalingConfig"] == {"minSize": spec.min_size, "desiredSize": spec.desired_size, "maxSize": spec.max_size}
+    assert group.inputs["labels"] == {POOL_LABEL: "system"}
+    assert group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
+    assert "diskSize" not in group.inputs  # the launch template owns the root volume
+    (root,) = template.inputs["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda"
+    assert root["ebs"] == {"volumeType": "gp3", "volumeSize": spec.disk_size_gi, "encrypted": "true", "deleteOnTermination": "true"}
+
+
+def test_every_launch_template_requires_imdsv2(stack):
+    templates = _resources(stack, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert templates
+    for template in templates:
+        assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+        assert template.inputs["metadataOptions"]["httpEndpoint"] == "enabled"
+
+
+def test_launch_templates_tag_instances_volumes_and_interfaces_with_all_cost_tags(stack):
+    expected = {**_stack_tags(stack), "Team": planned(stack).config.platform_team, "Component": "compute"}
+    for template in _resources(stack, "aws:ec2/launchTemplate:LaunchTemplate"):
+        by_kind = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
+        assert set(by_kind) == {"instance", "volume", "network-interface"}
+        for tags in by_kind.values():
+            assert set(REQUIRED_TAG_KEYS) <= set(tags)
+            assert {key: tags[key] for key in REQUIRED_TAG_KEYS} == {key: expected[key] for key in REQUIRED_TAG_KEYS}
+
+
+def test_cluster_security_group_is_discoverable_by_karpenter(stack):
+    plan = planned(stack)
+    (tag,) = [t for t in _resources(stack, "aws:ec2/tag:Tag") if t.inputs["key"] == "karpenter.sh/discovery"]
+    cluster = _one(stack, "aws:eks/cluster:Cluster")
+    assert tag.inputs["resourceId"] == cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert tag.inputs["value"] == plan.config.cluster_name
+
+
+def test_default_storage_class_is_encrypted_gp3_and_tags_its_volumes(stack):
+    storage_class = _one(stack, "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class.inputs["metadata"]["name"] == "gp3-encrypted"
+    assert storage_class.inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert storage_class.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    parameters = storage_class.inputs["parameters"]
+    assert parameters["type"] == "gp3" and parameters["encrypted"] == "true"
+    volume_tags = dict(value.split("=", 1) for key, value in parameters.items() if key.startswith("tagSpecification_"))
+    expected = {**_stack_tags(stack), "Team": planned(stack).config.platform_team, "Component": "compute"}
+    assert volume_tags == {key: expected[key] for key in REQUIRED_TAG_KEYS}
+
+
+def test_every_team_gets_a_namespace_with_quota_and_limits(stack):
+    plan = planned(stack)
+    spec = plan.config.cluster
+    namespaces = {n.inputs["metadata"]["name"]: n for n in _compute(_resources(stack, "kubernetes:core/v1:Namespace"))}
+    assert set(namespaces) == set(plan.config.team_names)
+    quotas = {q.inputs["metadata"]["namespace"]: q.inputs["spec"]["hard"] for q in _resources(stack, "kubernetes:core/v1:ResourceQuota")}
+    limits = {r.inputs["metadata"]["namespace"]: r.inputs["spec"]["limits"] for r in _resources(stack, "kubernetes:core/v1:LimitRange")}
+    for team in plan.config.team_names:
+        quota = spec.team_quota(team)
+        labels = namespaces[team].inputs["metadata"]["labels"]
+        assert labels["team"] == team and labels["component"] == "compute"
+        assert quotas[team]["requests.nvidia.com/gpu"] == str(quota.gpus)
+        assert quotas[team]["requests.cpu"] == str(quota.cpu)
+        assert quotas[team]["requests.memory"] == f"{quota.memory_gi}Gi"
+        assert quotas[team]["requests.storage"] == f"{quota.storage_gi}Gi"
+        (container,) = limits[team]
+        assert container["type"] == "Container"
+        assert container["defaultRequest"] == {"cpu": f"{spec.container_defaults.cpu_request_millicores}m", "memory": f"{spec.container_defaults.memory_request_mi}Mi"}
+
+
+@pytest.mark.parametrize("stack,team,gpus", [("dev", "forecasting", 2), ("dev", "vision", 4), ("prod", "vision", 32), ("prod", "recommendations", 8)])
+def test_team_gpu_quota_follows_config_per_team(stack, team, gpus):
+    (quota,) = [q for q in _resources(stack, "kubernetes:core/v1:ResourceQuota") if q.inputs["metadata"]["namespace"] == team]
+    assert quota.inputs["spec"]["hard"]["requests.nvidia.com/gpu"] == str(gpus)
+
+
+def test_load_balancer_controller_is_pinned_and_uses_pod_identity(stack):
+    plan = planned(stack)
+    (release,) = [r for r in _resources(stack, "kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "aws-load-balancer-controller"]
+    assert release.inputs["version"] == plan.config.cluster.charts.aws_load_balancer_controller
+    assert release.inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
+    values = release.inputs["values"]
+    assert values["clusterName"] == plan.config.cluster_name and values["ingressClass"] == "alb"
+    assert values["nodeSelector"] == {POOL_LABEL: "system"}
+    assert set(REQUIRED_TAG_KEYS) <= set(values["defaultTags"])
+    (association,) = [a for a in _resources(stack, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                      if a.inputs["serviceAccount"] == "aws-load-balancer-controller"]
+    assert association.inputs["namespace"] == "kube-system"
+    assert association.inputs["roleArn"].endswith("-lb-controller")
+    (policy,) = [p for p in _resources(stack, "aws:iam/policy:Policy") if p.inputs["name"].endswith("-lb-controller")]
+    actions = {a for s in json.loads(policy.inputs["policy"])["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:RegisterTargets", "ec2:DescribeSubnets"} <= actions
+    assert not any(action.endswith(":*") for action in actions)
+
+
+# --- bad configuration: exit 2 and one line naming the file and key ---------------------------
+
+
+def _cluster(document):
+    return document["config"]["mlplatform:cluster"]
+
+
+@pytest.mark.parametrize("edit,expected", [
+    (lambda c: c["systemNodeGroup"].update(minSize=3, maxSize=2, desiredSize=2),
+     "mlplatform:cluster.systemNodeGroup.maxSize: must be >= minSize (3), got 2"),
+    (lambda c: c["systemNodeGroup"].update(desiredSize=9),
+     "mlplatform:cluster.systemNodeGroup.desiredSize: must be between minSize (1) and maxSize (3), got 9"),
+    (lambda c: c["endpoint"].update(publicAccessCidrs=["0.0.0.0/0"]),
+     "mlplatform:cluster.endpoint.publicAccessCidrs[0]: 0.0.0.0/0 opens the API server to the internet"),
+    (lambda c: c["addons"].update(kubeProxy="v1.31.2-eksbuild.3"),
+     "mlplatform:cluster.addons.kubeProxy: must be a build for Kubernetes 1.34"),
+    (lambda c: c["charts"].update(karpenter="^1.8"),
+     "mlplatform:cluster.charts.karpenter: expected an exact chart version"),
+    (lambda c: c.update(adminRoleArns=[c["deployRoleArn"]]),
+     "mlplatform:cluster.adminRoleArns: arn:aws:iam::123456789012:role/mlplatform-dev-deployer is already deployRoleArn"),
+    (lambda c: c["teamQuotas"]["teams"].update(vision={"gpus": 9}),
+     "mlplatform:cluster.teamQuotas.teams.vision.gpus: team 'vision' may request 9 GPUs but the GPU pools are limited to 8"),
+    (lambda c: c["teamQuotas"]["teams"].update(marketing={"gpus": 1}),
+     "mlplatform:cluster.teamQuotas.teams.marketing: unknown team"),
+])
+def test_bad_cluster_config_exits_2_with_one_line(write_stack, edit, expected):
+    document = stack_yaml("dev")
+    edit(_cluster(document))
+    done = run_mlp("plan", "dev", "--config-file", str(write_stack("dev", document)))
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "Pulumi.dev.yaml: " in done.stderr and expected in done.stderr

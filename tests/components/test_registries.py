@@ -1,0 +1,223 @@
+"""Registries per stack: ECR repositories scan on push, are KMS-encrypted, immutable where the stack
+says so, carry valid lifecycle JSON and pull access only for configured accounts; one SageMaker
+model package group per model family, with the models zone as artifact store; all cost-tagged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.registries import ECR_PULL_ACTIONS, MODEL_ARTIFACT_PREFIX
+from components.tagging import REQUIRED_TAG_KEYS
+from mlp.cli import main
+from mlp.errors import UserError
+from mlp.plan import plan_stack
+from tests.conftest import STACKS, planned, stack_yaml
+
+REPOSITORY = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+MODEL_GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+
+
+def _repositories(stack):
+    """Recorded ECR repositories keyed by their short name (`notebook`, ...)."""
+    prefix = planned(stack).config.name_prefix + "/"
+    return {r.inputs["name"].removeprefix(prefix): r for r in planned(stack).run.by_type(REPOSITORY)}
+
+
+def _by_repository(stack, type_token):
+    prefix = planned(stack).config.name_prefix + "/"
+    return {r.inputs["repository"].removeprefix(prefix): r for r in planned(stack).run.by_type(type_token)}
+
+
+def test_one_repository_per_configured_image_family(stack):
+    config = planned(stack).config
+    assert set(_repositories(stack)) == set(config.registries.repository_names)
+    assert {"notebook", "rstudio", "training", "serving", "gpu-agent"} <= set(_repositories(stack))
+
+
+def test_every_repository_scans_on_push(stack):
+    for name, repository in _repositories(stack).items():
+        assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}, name
+
+
+def test_tags_are_immutable_outside_dev_as_the_stack_files_say():
+    mutability = {stack: {r.inputs["imageTagMutability"] for r in _repositories(stack).values()} for stack in STACKS}
+    assert mutability == {"dev": {"MUTABLE"}, "staging": {"IMMUTABLE"}, "prod": {"IMMUTABLE"}}
+
+
+def test_mutability_follows_stack_data_not_the_environment(plan_edited):
+    def make_mutable(config):
+        config["mlplatform:registries"]["immutableTags"] = False
+
+    plan = plan_edited("prod", make_mutable)
+    assert {r.inputs["imageTagMutability"] for r in plan.run.by_type(REPOSITORY)} == {"MUTABLE"}
+
+
+def test_repositories_are_encrypted_with_the_lakes_rotated_protected_key(stack):
+    run = planned(stack).run
+    lake_key = run.find("aws:kms/key:Key", "mlplatform-datalake-key")
+    assert lake_key.inputs["enableKeyRotation"] is True
+    assert lake_key.protect is planned(stack).config.datalake.protect
+    for name, repository in _repositories(stack).items():
+        (encryption,) = repository.inputs["encryptionConfigurations"]
+        assert encryption == {"encryptionType": "KMS", "kmsKey": lake_key.outputs["arn"]}, name
+
+
+def _check_lifecycle_rules(document: dict) -> None:
+    """ECR's lifecycle policy rules (AWS "Lifecycle policy properties"), checked one by one."""
+    assert set(document) == {"rules"} and document["rules"]
+    priorities = [rule["rulePriority"] for rule in document["rules"]]
+    assert len(set(priorities)) == len(priorities), "rulePriority must be unique"
+    for rule in document["rules"]:
+        assert set(rule) <= {"rulePriority", "description", "selection", "action"}
+        assert isinstance(rule["rulePriority"], int) and rule["rulePriority"] >= 1
+        assert rule["action"] == {"type": "expire"}
+        selection = rule["selection"]
+        assert selection["tagStatus"] in ("tagged", "untagged", "any")
+        if selection["tagStatus"] == "tagged":
+            assert selection.get("tagPatternList") or selection.get("tagPrefixList"), "tagged rules need a tag list"
+            assert not (selection.get("tagPatternList") and selection.get("tagPrefixList"))
+            for tag_pattern in selection.get("tagPatternList", []):
+                assert tag_pattern.count("*") <= 4
+        else:
+            assert "tagPatternList" not in selection and "tagPrefixList" not in selection
+        if selection["tagStatus"] == "any":
+            assert rule["rulePriority"] == max(priorities), "an 'any' rule must be evaluated last"
+        assert selection["countType"] in ("imageCountMoreThan", "sinceImagePushed")
+        if selection["countType"] == "sinceImagePushed":
+            assert selection.get("countUnit") == "days"
+        else:
+            assert "countUnit" not in selection
+        assert isinstance(selection["countNumber"], int) and selection["countNumber"] >= 1
+
+
+def test_every_repository_has_a_valid_lifecycle_policy_matching_config(stack):
+    policies = _by_repository(stack, LIFECYCLE)
+    config = planned(stack).config.registries
+    assert set(policies) == set(config.repository_names)
+    for repository in config.repositories:
+        document = json.loads(policies[repository.name].inputs["policy"])
+        _check_lifecycle_rules(document)
+        by_status = {rule["selection"]["tagStatus"]: rule["selection"] for rule in document["rules"]}
+        assert by_status["untagged"]["countType"] == "sinceImagePushed"
+        assert by_status["untagged"]["countNumber"] == repository.untagged_expiry_days
+        assert by_status["tagged"]["countType"] == "imageCountMoreThan"
+        assert by_status["tagged"]["countNumber"] == repository.keep_tagged_images
+        assert by_status["tagged"]["tagPatternList"] == ["*"]
+
+
+def test_per_repository_overrides_reach_the_lifecycle_policy():
+    policies = _by_repository("prod", LIFECYCLE)
+    kept = {name: json.loads(p.inputs["policy"])["rules"][1]["selection"]["countNumber"] for name, p in policies.items()}
+    assert kept["serving"] == 200 and kept["gpu-agent"] == 20 and kept["notebook"] == 100
+
+
+def test_lifecycle_check_rejects_broken_rules():
+    broken = [
+        {"rules": [{"rulePriority": 1, "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]},
+        {"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 5}, "action": {"type": "expire"}}]},
+        {"rules": [
+            {"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}},
+            {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}},
+        ]},
+    ]
+    for document in broken:
+        with pytest.raises(AssertionError):
+            _check_lifecycle_rules(document)
+
+
+def test_pull_access_only_for_configured_accounts(stack):
+    config = planned(stack).config.registries
+    policies = _by_repository(stack, REPOSITORY_POLICY)
+    if not config.pull_account_ids:
+        assert policies == {}
+        return
+    assert set(policies) == set(config.repository_names)
+    for policy in policies.values():
+        (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{account}:root" for account in config.pull_account_ids]}
+        assert sorted(statement["Action"]) == sorted(ECR_PULL_ACTIONS)
+        assert not any("Put" in action or "Delete" in action or "*" in action for action in statement["Action"])
+
+
+def test_prod_grants_the_analytics_account_pulls():
+    assert planned("prod").config.registries.pull_account_ids == ("210987654321",)
+    assert _by_repository("prod", REPOSITORY_POLICY)
+
+
+def test_one_model_package_group_per_model_family(stack):
+    config = planned(stack).config
+    groups = {r.inputs["modelPackageGroupName"]: r for r in planned(stack).run.by_type(MODEL_GROUP)}
+    expected = {f"{config.name_prefix}-{group.name}": group for group in config.registries.model_package_groups}
+    assert set(groups) == set(expected) and groups
+    for name, group in expected.items():
+        assert groups[name].inputs["modelPackageGroupDescription"] == group.description
+        assert groups[name].inputs["tags"]["Team"] == group.team
+        assert groups[name].inputs["tags"]["Component"] == "registries"
+
+
+def test_model_registry_role_writes_only_the_registry_prefix_of_the_models_zone(stack):
+    plan = planned(stack)
+    run = plan.run
+    models_bucket = plan.config.datalake.bucket_name("models")
+    role = run.find("aws:iam/role:Role", "mlplatform-registries-model-registry")
+    principals = [s["Principal"]["Service"] for s in json.loads(role.inputs["assumeRolePolicy"])["Statement"]]
+    assert principals == ["sagemaker.amazonaws.com", "pods.eks.amazonaws.com"]
+    policy = json.loads(run.find("aws:iam/rolePolicy:RolePolicy", "mlplatform-registries-model-registry").inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["ReadWriteModelArtifacts"]["Resource"] == [f"arn:aws:s3:::{models_bucket}/{MODEL_ARTIFACT_PREFIX}*"]
+    group_arns = [r.outputs["arn"] for r in run.by_type(MODEL_GROUP)]
+    assert set(group_arns) <= set(statements["RegisterModelVersions"]["Resource"])
+    assert set(statements["PullImages"]["Resource"]) == {r.outputs["arn"] for r in run.by_type(REPOSITORY)}
+    for statement in policy["Statement"]:
+        assert all(action != "*" and not action.endswith(":*") for action in statement["Action"])
+
+
+def test_every_registries_resource_carries_the_cost_tags(stack):
+    run = planned(stack).run
+    (provider,) = run.by_type("pulumi:providers:aws")
+    default_tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    taggable = [r for r in run.resources if r.type in (REPOSITORY, MODEL_GROUP, "aws:iam/role:Role") and "registries" in r.name]
+    assert len(taggable) >= len(planned(stack).config.registries.repositories) + 1
+    for resource in taggable:
+        tags = {**default_tags, **resource.inputs["tags"]}
+        assert all(tags.get(key) for key in REQUIRED_TAG_KEYS), resource.urn
+        assert tags["Component"] == "registries"
+
+
+# ---- bad config --------------------------------------------------------------------------------
+
+
+def _edited(stack, edit):
+    document = stack_yaml(stack)
+    edit(document["config"]["mlplatform:registries"])
+    return document
+
+
+BAD_REGISTRIES = [
+    (lambda r: r["repositories"][0].update(scanOnPush=False), "mlplatform:registries.repositories[0].scanOnPush", "unknown key"),
+    (lambda r: r["repositories"].append({"name": "notebook"}), "mlplatform:registries.repositories[5].name", "duplicate repository"),
+    (lambda r: r["repositories"][1].update(name="RStudio"), "mlplatform:registries.repositories[1].name", "repository name"),
+    (lambda r: r.update(untaggedExpiryDays=0), "mlplatform:registries.untaggedExpiryDays", ">= 1"),
+    (lambda r: r.update(keepTaggedImages=-3), "mlplatform:registries.keepTaggedImages", ">= 1"),
+    (lambda r: r.update(pullAccountIds=["12345"]), "mlplatform:registries.pullAccountIds[0]", "12-digit"),
+    (lambda r: r.pop("immutableTags"), "mlplatform:registries.immutableTags", "required"),
+    (lambda r: r["modelPackageGroups"][0].update(team="marketing"), "mlplatform:registries.modelPackageGroups[0].team", "configured team"),
+    (lambda r: r["modelPackageGroups"][0].update(name="Demand_Forecast"), "mlplatform:registries.modelPackageGroups[0].name", "model family"),
+    (lambda r: r["modelPackageGroups"][0].pop("description"), "mlplatform:registries.modelPackageGroups[0].description", "required"),
+]
+
+
+@pytest.mark.parametrize("edit,key,words", BAD_REGISTRIES)
+def test_bad_registries_config_is_exit_2_with_one_line(edit, key, words, write_stack, capsys):
+    path = write_stack("dev", _edited("dev", edit))
+    with pytest.raises(UserError) as error:
+        plan_stack("dev", str(path))
+    assert error.value.key == key and words in error.value.message
+    assert main(["plan", "dev", "--config-file", str(path)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and key in stderr and str(path.name) in stderr and "Traceback" not in stderr
