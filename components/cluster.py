@@ -24,13 +24,19 @@ import pulumi_kubernetes as k8s
 from components.config import SYSTEM_POOL_NAME, PlatformConfig
 from components.datalake import DataLake, pod_identity_trust_policy
 from components.network import Network
-from components.nodepools import COMPONENT, CONTROLLER_NAMESPACE, NODE_MANAGED_POLICIES, POOL_LABEL, NodePools, service_trust_policy
+from components.nodepools import (
+    COMPONENT,
+    CONTROLLER_NAMESPACE,
+    NODE_MANAGED_POLICIES,
+    POOL_LABEL,
+    ROOT_DEVICE_NAME,
+    NodePools,
+    service_trust_policy,
+)
 from components.tagging import CostTagging
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-# The root device of AL2023 EKS AMIs.
-ROOT_DEVICE_NAME = "/dev/xvda"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
 INGRESS_CLASS = "alb"
 

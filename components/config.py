@@ -1565,6 +1565,47 @@ def _check_endpoints_across_sections(top: _Section, config: "PlatformConfig") ->
 
 
 # ---------------------------------------------------------------------------------------------
+# Cost controls
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetsConfig:
+    monthly_limit: float  # the whole environment, in USD
+    team_monthly_limits: tuple[tuple[str, float], ...]
+    actual_alert_percents: tuple[int, ...]
+    forecast_alert_percent: Optional[int]
+    alert_emails: tuple[str, ...]
+    activate_cost_allocation_tags: bool  # account-wide setting: exactly one stack of an account owns it
+
+
+email_address = pattern(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address")
+
+
+def _parse_budgets(section: _Section, team_names: tuple[str, ...]) -> BudgetsConfig:
+    team_limits = section.get("teamMonthlyLimits", map_of(number(minimum=1.0)), default={})
+    for team in team_limits:
+        if team not in team_names:
+            raise ConfigError(f"{section.key('teamMonthlyLimits')}.{team}", f"unknown team (teams: {', '.join(team_names)})")
+    monthly_limit = section.get("monthlyLimit", number(minimum=1.0))
+    for team, limit in team_limits.items():
+        if limit > monthly_limit:
+            raise ConfigError(f"{section.key('teamMonthlyLimits')}.{team}", f"must be <= monthlyLimit ({monthly_limit:g}), got {limit:g}")
+    config = BudgetsConfig(
+        monthly_limit=monthly_limit,
+        team_monthly_limits=tuple(sorted(team_limits.items())),
+        actual_alert_percents=section.get("actualAlertPercents", list_of(integer(minimum=1, maximum=1000), min_items=1), default=(80, 100)),
+        forecast_alert_percent=section.get("forecastAlertPercent", integer(minimum=1, maximum=1000), default=100),
+        alert_emails=section.get("alertEmails", list_of(email_address, min_items=1)),
+        activate_cost_allocation_tags=section.get("activateCostAllocationTags", _boolean, default=False),
+    )
+    if len(config.alert_emails) > 10:
+        raise ConfigError(section.key("alertEmails"), f"AWS Budgets notifies at most 10 addresses, got {len(config.alert_emails)}")
+    section.done()
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole platform
 # ---------------------------------------------------------------------------------------------
 
@@ -1586,6 +1627,7 @@ class PlatformConfig:
     endpoints: tuple[EndpointConfig, ...]
     batch_jobs: tuple[BatchJobConfig, ...]
     cluster: ClusterConfig
+    budgets: BudgetsConfig
 
     @property
     def name_prefix(self) -> str:
@@ -1670,6 +1712,7 @@ def parse_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
         cluster=_parse_cluster(top.section("cluster"), tuple(names)),
         endpoints=endpoints,
         batch_jobs=batch_jobs,
+        budgets=_parse_budgets(top.section("budgets"), tuple(names)),
     )
     _check_notebooks_across_sections(top, config)
     _check_endpoints_across_sections(top, config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.budgets import CostControls
 from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
@@ -57,6 +58,8 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider]),
         )
 
+        self.cost_controls = CostControls(f"{name}-cost-controls", config, self.tagging, opts=with_aws)
+
         self.outputs = {
             "region": config.region,
             "environment": config.environment,
@@ -75,5 +78,6 @@ class Platform(pulumi.ComponentResource):
             "kubeconfig": self.cluster.kubeconfig,
             "sagemakerEndpointNames": self.endpoints.endpoint_names,
             "endpointRoleArns": self.endpoints.role_arns,
+            "budgetAlertTopicArn": self.cost_controls.alert_topic_arn,
         }
         self.register_outputs(self.outputs)

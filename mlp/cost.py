@@ -289,8 +289,8 @@ FREE_TYPES = frozenset({
     "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription", "aws:sns/topicPolicy:TopicPolicy",
     "aws:lambda/permission:Permission", "aws:ssm/parameter:Parameter", "aws:acm/certificate:Certificate",
     "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule", "aws:lb/targetGroup:TargetGroup", "aws:lb/targetGroupAttachment:TargetGroupAttachment",
-    "aws:budgets/budget:Budget", "aws:budgets/budgetAction:BudgetAction", "aws:ce/costAllocationTag:CostAllocationTag",
-    "aws:ce/anomalyMonitor:AnomalyMonitor", "aws:ce/anomalySubscription:AnomalySubscription",
+    "aws:budgets/budget:Budget", "aws:budgets/budgetAction:BudgetAction", "aws:costexplorer/costAllocationTag:CostAllocationTag",
+    "aws:costexplorer/anomalyMonitor:AnomalyMonitor", "aws:costexplorer/anomalySubscription:AnomalySubscription",
     "aws:s3:BucketEventSubscription",
 })
 # Whole services or packages that are free: IAM, S3 bucket configuration (the bucket itself is

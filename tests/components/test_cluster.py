@@ -39,14 +39,27 @@ def test_control_plane_follows_config(stack):
     assert cluster.inputs["version"] == spec.kubernetes_version
     assert cluster.inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
     assert cluster.inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
+    assert cluster.inputs["upgradePolicy"] == {"supportType": spec.support_type}
+    assert cluster.inputs["deletionProtection"] is spec.deletion_protection
+    assert cluster.inputs["bootstrapSelfManagedAddons"] is False
     assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
     (secrets_key,) = [k for k in _compute(_resources(stack, "aws:kms/key:Key"))]
     assert secrets_key.inputs["enableKeyRotation"] is True
     assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": secrets_key.outputs["arn"]}}
     private_subnets = [s.id for s in _resources(stack, "aws:ec2/subnet:Subnet") if "karpenter.sh/discovery" in s.inputs["tags"]]
     assert sorted(cluster.inputs["vpcConfig"]["subnetIds"]) == sorted(private_subnets)
+    (oidc,) = _resources(stack, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert oidc.inputs["url"] == cluster.outputs["identities"][0]["oidcs"][0]["issuer"]
+    assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     (log_group,) = [g for g in _resources(stack, "aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"] == f"/aws/eks/{plan.config.cluster_name}/cluster"]
     assert log_group.inputs["retentionInDays"] == spec.control_plane_log_retention_days
+
+
+@pytest.mark.parametrize("stack,support,protected", [("dev", "STANDARD", False), ("staging", "STANDARD", False), ("prod", "EXTENDED", True)])
+def test_support_policy_and_deletion_protection_per_environment(stack, support, protected):
+    cluster = _one(stack, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["upgradePolicy"]["supportType"] == support
+    assert cluster.inputs["deletionProtection"] is protected
 
 
 def test_prod_api_endpoint_is_private():
@@ -225,6 +238,10 @@ def _cluster(document):
 @pytest.mark.parametrize("edit,expected", [
     (lambda c: c["systemNodeGroup"].update(minSize=3, maxSize=2, desiredSize=2),
      "mlplatform:cluster.systemNodeGroup.maxSize: must be >= minSize (3), got 2"),
+    (lambda c: c["systemNodeGroup"].update(instanceTypes=["m7g.large"]),
+     "mlplatform:cluster.systemNodeGroup.instanceTypes[0]: m7g.large is an Arm (Graviton) instance"),
+    (lambda c: c.update(supportType="LTS"),
+     "mlplatform:cluster.supportType: expected one of STANDARD, EXTENDED, got 'LTS'"),
     (lambda c: c["systemNodeGroup"].update(desiredSize=9),
      "mlplatform:cluster.systemNodeGroup.desiredSize: must be between minSize (1) and maxSize (3), got 9"),
     (lambda c: c["endpoint"].update(publicAccessCidrs=["0.0.0.0/0"]),

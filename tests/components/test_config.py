@@ -81,6 +81,10 @@ BAD_CONFIGS = [
     ("prod", _set("mlplatform:teams[1].costCenter", "aws:billing"), "mlplatform:teams[1].costCenter", "aws:"),
     ("dev", _set("mlplatform:platformTeam", "vision"), "mlplatform:platformTeam", "also listed in teams"),
     ("dev", _set("mlplatform:network", "10.0.0.0/16"), "mlplatform:network", "expected a mapping"),
+    ("dev", _set("mlplatform:budgets.teamMonthlyLimits", {"fraud": 100}), "mlplatform:budgets.teamMonthlyLimits.fraud", "unknown team"),
+    ("dev", _set("mlplatform:budgets.teamMonthlyLimits", {"vision": 5000}), "mlplatform:budgets.teamMonthlyLimits.vision", "must be <= monthlyLimit"),
+    ("dev", _set("mlplatform:budgets.alertEmails", ["finops"]), "mlplatform:budgets.alertEmails[0]", "email address"),
+    ("dev", _set("mlplatform:budgets.monthlyLimit", 0), "mlplatform:budgets.monthlyLimit", ">= 1.0"),
 ]
 
 

@@ -225,8 +225,11 @@ def test_device_plugin_runs_only_on_nvidia_nodes_and_tolerates_the_taint(stack):
     assert term["matchExpressions"] == [{"key": "karpenter.k8s.aws/instance-gpu-manufacturer", "operator": "In", "values": ["nvidia"]}]
 
 
-def test_gpu_scheduling_contract_for_other_components():
-    assert GPU_TOLERATION == {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+def test_the_toleration_other_components_use_matches_every_gpu_taint(stack):
+    assert GPU_TOLERATION["operator"] == "Equal"
+    for name in planned(stack).config.cluster.gpu_pool_names:
+        for taint in _pools(stack)[name].inputs["spec"]["template"]["spec"]["taints"]:
+            assert {key: GPU_TOLERATION[key] for key in ("key", "value", "effect")} == taint
 
 
 def test_plan_summarises_each_pool(stack):

@@ -1,0 +1,104 @@
+"""Cost controls: monthly budgets per environment and team, alerts, cost-allocation tags.
+
+Budgets select spend by the cost-allocation tags (`Environment`, and `Team` for team budgets),
+so they only see spend once those tags are active for billing. Activation is an account-wide
+setting: one stack per account owns it (`activateCostAllocationTags`), or the stacks would fight
+over it and a `pulumi destroy` of one would switch it off for all.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import BudgetsConfig, PlatformConfig
+from components.tagging import REQUIRED_TAG_KEYS, CostTagging
+
+COMPONENT = "cost-controls"
+
+
+def _tag_filter(key: str, value: str, nested: bool) -> dict:
+    args = aws.budgets.BudgetFilterExpressionAndTagsArgs if nested else aws.budgets.BudgetFilterExpressionTagsArgs
+    return args(key=key, values=[value], match_options=["EQUALS"])
+
+
+class CostControls(pulumi.ComponentResource):
+    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:cost-controls:CostControls", name, None, opts)
+        budgets = config.budgets
+        child = pulumi.ResourceOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        if budgets.activate_cost_allocation_tags:
+            for key in REQUIRED_TAG_KEYS:
+                aws.costexplorer.CostAllocationTag(f"{name}-tag-{key.lower()}", tag_key=key, status="Active", opts=child)
+
+        # Alerts go to people by email and to a topic that chat or ticketing can subscribe to.
+        self.alert_topic = aws.sns.Topic(
+            f"{name}-alerts",
+            name=f"{config.name_prefix}-budget-alerts",
+            tags=tagging.resource_tags(COMPONENT),
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alerts",
+            arn=self.alert_topic.arn,
+            policy=pulumi.Output.all(self.alert_topic.arn, identity.account_id).apply(lambda args: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "AwsBudgetsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "budgets.amazonaws.com"},
+                    "Action": "SNS:Publish",
+                    "Resource": args[0],
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
+                }],
+            })),
+            opts=child,
+        )
+
+        environment_filter = aws.budgets.BudgetFilterExpressionArgs(tags=_tag_filter("Environment", config.environment, nested=False))
+        self.budgets = {
+            "environment": self._budget(f"{name}-environment", f"{config.name_prefix}-environment", budgets.monthly_limit,
+                                        environment_filter, tagging.resource_tags(COMPONENT), budgets),
+        }
+        for team, limit in budgets.team_monthly_limits:
+            team_filter = aws.budgets.BudgetFilterExpressionArgs(ands=[
+                aws.budgets.BudgetFilterExpressionAndArgs(tags=_tag_filter("Environment", config.environment, nested=True)),
+                aws.budgets.BudgetFilterExpressionAndArgs(tags=_tag_filter("Team", team, nested=True)),
+            ])
+            self.budgets[team] = self._budget(f"{name}-team-{team}", f"{config.name_prefix}-team-{team}", limit, team_filter,
+                                              tagging.resource_tags(COMPONENT, team), budgets)
+
+        self.alert_topic_arn = self.alert_topic.arn
+        self.budget_names = {scope: budget.name for scope, budget in self.budgets.items()}
+        self.register_outputs({"alertTopicArn": self.alert_topic_arn, "budgetNames": self.budget_names})
+
+    def _budget(self, resource_name: str, budget_name: str, limit: float, cost_filter, tags: dict, budgets: BudgetsConfig) -> aws.budgets.Budget:
+        notifications = [
+            aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN", notification_type="ACTUAL", threshold=float(percent), threshold_type="PERCENTAGE",
+                subscriber_email_addresses=list(budgets.alert_emails), subscriber_sns_topic_arns=[self.alert_topic.arn],
+            )
+            for percent in budgets.actual_alert_percents
+        ]
+        if budgets.forecast_alert_percent is not None:
+            notifications.append(aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN", notification_type="FORECASTED", threshold=float(budgets.forecast_alert_percent),
+                threshold_type="PERCENTAGE", subscriber_email_addresses=list(budgets.alert_emails),
+                subscriber_sns_topic_arns=[self.alert_topic.arn],
+            ))
+        return aws.budgets.Budget(
+            resource_name,
+            name=budget_name,
+            budget_type="COST",
+            limit_amount=f"{limit:.2f}",
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            filter_expression=cost_filter,
+            notifications=notifications,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,60 @@
+"""Cost controls per stack: budgets select spend by the cost tags and alert people and a topic."""
+
+import json
+
+import pytest
+
+from components.tagging import REQUIRED_TAG_KEYS
+from tests.conftest import planned
+
+
+def _budgets(stack):
+    return {b.inputs["name"]: b for b in planned(stack).run.by_type("aws:budgets/budget:Budget")}
+
+
+def test_an_environment_budget_and_one_per_configured_team(stack):
+    plan = planned(stack)
+    prefix = plan.config.name_prefix
+    budgets = _budgets(stack)
+    expected = {f"{prefix}-environment"} | {f"{prefix}-team-{team}" for team, _ in plan.config.budgets.team_monthly_limits}
+    assert set(budgets) == expected
+    environment = budgets[f"{prefix}-environment"].inputs
+    assert environment["limitAmount"] == f"{plan.config.budgets.monthly_limit:.2f}" and environment["timeUnit"] == "MONTHLY"
+    assert environment["filterExpression"] == {"tags": {"key": "Environment", "values": [stack], "matchOptions": ["EQUALS"]}}
+    for team, limit in plan.config.budgets.team_monthly_limits:
+        budget = budgets[f"{prefix}-team-{team}"].inputs
+        assert budget["limitAmount"] == f"{limit:.2f}"
+        assert [clause["tags"] for clause in budget["filterExpression"]["ands"]] == [
+            {"key": "Environment", "values": [stack], "matchOptions": ["EQUALS"]},
+            {"key": "Team", "values": [team], "matchOptions": ["EQUALS"]},
+        ]
+        assert budget["tags"]["Team"] == team
+
+
+def test_alerts_reach_people_and_the_topic(stack):
+    plan = planned(stack)
+    (topic,) = plan.run.by_type("aws:sns/topic:Topic")
+    for budget in _budgets(stack).values():
+        notifications = budget.inputs["notifications"]
+        actual = sorted(n["threshold"] for n in notifications if n["notificationType"] == "ACTUAL")
+        assert actual == sorted(float(p) for p in plan.config.budgets.actual_alert_percents)
+        assert [n["threshold"] for n in notifications if n["notificationType"] == "FORECASTED"] == [float(plan.config.budgets.forecast_alert_percent)]
+        for notification in notifications:
+            assert notification["subscriberEmailAddresses"] == list(plan.config.budgets.alert_emails)
+            assert notification["subscriberSnsTopicArns"] == [topic.outputs["arn"]]
+    (policy,) = plan.run.by_type("aws:sns/topicPolicy:TopicPolicy")
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "budgets.amazonaws.com"} and statement["Resource"] == topic.outputs["arn"]
+
+
+@pytest.mark.parametrize("stack,activated", [("dev", False), ("staging", False), ("prod", True)])
+def test_one_stack_owns_cost_allocation_tag_activation(stack, activated):
+    tags = planned(stack).run.by_type("aws:costexplorer/costAllocationTag:CostAllocationTag")
+    assert sorted(t.inputs["tagKey"] for t in tags) == (sorted(REQUIRED_TAG_KEYS) if activated else [])
+    assert all(t.inputs["status"] == "Active" for t in tags)
+
+
+def test_report_finds_the_budgets_by_name_prefix():
+    """`mlp report` selects an environment's budgets by `<project>-<environment>-`."""
+    plan = planned("prod")
+    assert all(name.startswith(f"{plan.config.project}-prod-") for name in _budgets("prod"))
