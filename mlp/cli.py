@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 
-from mlp import cost, diff, gpu_agent, plan, prices, report
 from mlp.errors import ServiceError, UserError
 
-COMMANDS = (plan, cost, diff, prices, report, gpu_agent)
+# Modules of the subcommands, imported only when used: the GPU agent's image ships without
+# Pulumi, which `plan` needs.
+COMMANDS = ("plan", "cost", "diff", "prices", "report", "gpu_agent")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlp", description="mlplatform: offline plans, cost estimates, diffs and reports")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subparsers)
+    for command in commands:
+        importlib.import_module(f"mlp.{command}").register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, commands: tuple[str, ...] = COMMANDS) -> int:
+    args = build_parser(commands).parse_args(argv)
     try:
         return args.handler(args)
     except UserError as error:

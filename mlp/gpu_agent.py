@@ -192,6 +192,29 @@ def cloudwatch_publisher(region: str | None, endpoint_url: str | None) -> Callab
     return publish
 
 
+IMDS_ENDPOINT = "http://169.254.169.254"
+
+
+def instance_type_from_imds(endpoint: str | None = None, timeout: float = 2.0) -> str | None:
+    """The node's instance type from the EC2 instance metadata service (IMDSv2), or None.
+
+    The agent runs with hostNetwork, so one hop reaches IMDS even where node classes keep the
+    hop limit at 1 for ordinary pods."""
+    import urllib.error
+    import urllib.request
+
+    base = (endpoint or os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS_ENDPOINT).rstrip("/")
+    try:
+        token_request = urllib.request.Request(f"{base}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        with urllib.request.urlopen(token_request, timeout=timeout) as response:
+            token = response.read().decode()
+        type_request = urllib.request.Request(f"{base}/latest/meta-data/instance-type", headers={"X-aws-ec2-metadata-token": token})
+        with urllib.request.urlopen(type_request, timeout=timeout) as response:
+            return response.read().decode().strip() or None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
 def _positive(name: str, value: float) -> float:
     if value <= 0:
         raise UserError("command line", f"must be greater than 0, got {value}", key=name)
@@ -199,10 +222,13 @@ def _positive(name: str, value: float) -> float:
 
 
 def run(args: argparse.Namespace, source_factory: Callable[[], GpuSource] = NvmlSource) -> int:
+    if not args.instance_type:
+        args.instance_type = instance_type_from_imds()
     for option in ("cluster", "node_pool", "instance_type"):
         if not getattr(args, option):
             flag = "--" + option.replace("_", "-")
-            raise UserError("command line", f"is required (or set {ENV_DEFAULTS[option]})", key=flag)
+            where = " or run on EC2 with instance metadata reachable" if option == "instance_type" else ""
+            raise UserError("command line", f"is required (or set {ENV_DEFAULTS[option]}{where})", key=flag)
     settings = AgentSettings(
         cluster=args.cluster,
         node_pool=args.node_pool,
@@ -246,7 +272,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("gpu-agent", help="sample GPUs through NVML and publish utilisation for idle-GPU cost")
     parser.add_argument("--cluster", default=os.environ.get(ENV_DEFAULTS["cluster"]), help="EKS cluster name (env MLP_CLUSTER_NAME)")
     parser.add_argument("--node-pool", default=os.environ.get(ENV_DEFAULTS["node_pool"]), help="Karpenter NodePool of this node (env MLP_NODE_POOL)")
-    parser.add_argument("--instance-type", default=os.environ.get(ENV_DEFAULTS["instance_type"]), help="EC2 instance type of this node (env MLP_INSTANCE_TYPE)")
+    parser.add_argument("--instance-type", default=os.environ.get(ENV_DEFAULTS["instance_type"]), help="EC2 instance type of this node (env MLP_INSTANCE_TYPE; default: from instance metadata)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION"), help="CloudWatch region (default: the AWS SDK's)")
     parser.add_argument("--endpoint-url", default=os.environ.get("MLP_CLOUDWATCH_ENDPOINT"), help="CloudWatch endpoint override (tests, VPC endpoints)")
     parser.add_argument("--sample-seconds", type=float, default=10.0, help="seconds between NVML samples (default 10)")
@@ -255,3 +281,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--windows", type=int, default=None, help="stop after this many windows (default: run until terminated)")
     parser.add_argument("--dry-run", action="store_true", help="print the metric data as JSON lines instead of publishing")
     parser.set_defaults(handler=run)
+
+
+if __name__ == "__main__":
+    # The agent's container runs `python -m mlp.gpu_agent ...` with only the agent's dependencies.
+    from mlp.cli import main
+
+    sys.exit(main(["gpu-agent", *sys.argv[1:]], commands=("gpu_agent",)))

@@ -156,3 +156,72 @@ def test_bad_option_from_the_command_line_exits_2():
     result = run_mlp("gpu-agent", "--cluster", "c", "--node-pool", "gpu", "--instance-type", "g5.xlarge", "--sample-seconds", "-1")
     assert result.returncode == 2
     assert result.stderr.strip() == "mlp gpu-agent: command line: --sample-seconds: must be greater than 0, got -1.0"
+
+
+class _FakeImds:
+    """IMDSv2 on 127.0.0.1: a token for PUT /latest/api/token, the type only with that token."""
+
+    def __enter__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = b"token-123" if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") else b""
+                self.send_response(200 if body else 400)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                ok = self.path == "/latest/meta-data/instance-type" and self.headers.get("X-aws-ec2-metadata-token") == "token-123"
+                self.send_response(200 if ok else 401)
+                self.end_headers()
+                self.wfile.write(b"g6.12xlarge" if ok else b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_instance_type_comes_from_imdsv2_when_not_given(monkeypatch, capsys):
+    with _FakeImds() as endpoint:
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)
+        assert gpu_agent.run(_args(instance_type=None, dry_run=True, windows=1, publish_seconds=1.0), source_factory=lambda: FakeNvml([[0.0]])) == 0
+    dimensions = json.loads(capsys.readouterr().out)["MetricData"][0]["Dimensions"]
+    assert {"Name": "InstanceType", "Value": "g6.12xlarge"} in dimensions
+
+
+def test_without_metadata_the_instance_type_is_required(monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(UserError) as raised:
+        gpu_agent.run(_args(instance_type=None), source_factory=lambda: FakeNvml([[0]]))
+    assert raised.value.key == "--instance-type"
+
+
+def test_agent_runs_with_only_its_image_files(tmp_path):
+    """The image copies four files of mlp/ and installs no Pulumi: the agent must start from them."""
+    import shutil
+    import subprocess
+    import sys
+
+    from mlp import PROJECT_ROOT
+
+    package = tmp_path / "mlp"
+    package.mkdir()
+    for name in ("__init__.py", "errors.py", "cli.py", "gpu_agent.py"):
+        shutil.copy(PROJECT_ROOT / "mlp" / name, package / name)
+    dockerfile = (PROJECT_ROOT / "images" / "gpu-agent" / "Dockerfile").read_text()
+    assert "COPY mlp/__init__.py mlp/errors.py mlp/cli.py mlp/gpu_agent.py /app/mlp/" in dockerfile
+    result = subprocess.run([sys.executable, "-m", "mlp.gpu_agent", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "--idle-threshold" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "mlp.gpu_agent", "--cluster", "c", "--node-pool", "p", "--instance-type", "g5.xlarge",
+                             "--sample-seconds", "0"], cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 2 and "--sample-seconds: must be greater than 0" in result.stderr
