@@ -25,7 +25,7 @@ bench: $(RUNTIME_STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+$(RUNTIME_STAMP): requirements.txt policy/requirements.txt | $(BIN)/python
 	$(PIP) -r requirements.txt
 	touch $@
 
