@@ -210,7 +210,8 @@ class Cluster(pulumi.ComponentResource):
 
         # --- who may administer the cluster ---------------------------------------------------
         admin_access = []
-        for label, role_arn in [("deployer", spec.deploy_role_arn)] + [(f"admin-{i}", arn) for i, arn in enumerate(spec.admin_role_arns)]:
+        # Named by role, not list position, so reordering the admins in config replaces nothing.
+        for label, role_arn in [("deployer", spec.deploy_role_arn)] + [(f"admin-{arn.rsplit('/', 1)[1]}", arn) for arn in spec.admin_role_arns]:
             entry = aws.eks.AccessEntry(
                 f"{name}-{label}",
                 cluster_name=self.cluster_name,

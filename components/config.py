@@ -797,6 +797,10 @@ def _parse_cluster(section: _Section, team_names: tuple[str, ...]) -> ClusterCon
     admins = section.get("adminRoleArns", list_of(iam_role_arn, min_items=1))
     if deploy_role in admins:
         raise ConfigError(section.key("adminRoleArns"), f"{deploy_role} is already deployRoleArn (it gets cluster admin access once)")
+    role_names = [arn.rsplit("/", 1)[1] for arn in admins]
+    for i, role_name in enumerate(role_names):
+        if role_name in role_names[:i]:
+            raise ConfigError(f"{section.key('adminRoleArns')}[{i}]", f"another admin role is also named {role_name!r}; access entries are named after their role")
     pools = tuple(_parse_node_pool(item) for item in section.sections("nodePools", min_items=1))
     _unique_names(section, "nodePools", [pool.name for pool in pools], "node pool")
     config = ClusterConfig(

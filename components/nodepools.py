@@ -220,7 +220,7 @@ class NodePools(pulumi.ComponentResource):
         for rule_name, pattern in INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
-                name=f"{cluster_name}-karpenter-{rule_name}",
+                name=f"{prefix}-karpenter-{rule_name}",  # rule names stop at 64 characters
                 description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
                 event_pattern=json.dumps(pattern),
                 tags=tags,
