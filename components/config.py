@@ -578,6 +578,29 @@ class ContainerDefaultsConfig:
 
 
 @dataclass(frozen=True)
+class GpuAgentConfig:
+    """The GPU utilisation agent (`mlp gpu-agent`) on every GPU node: what idle-GPU cost is measured with."""
+
+    image: "ImageRef"
+    sample_seconds: int
+    publish_seconds: int
+    idle_threshold_percent: float
+
+
+def _parse_gpu_agent(section: _Section) -> GpuAgentConfig:
+    config = GpuAgentConfig(
+        image=section.get("image", image_ref),
+        sample_seconds=section.get("sampleSeconds", integer(minimum=1, maximum=300), default=10),
+        publish_seconds=section.get("publishSeconds", integer(minimum=60, maximum=3600), default=60),
+        idle_threshold_percent=section.get("idleThresholdPercent", number(minimum=0.0, maximum=100.0), default=5.0),
+    )
+    if config.publish_seconds % config.sample_seconds:
+        raise ConfigError(section.key("publishSeconds"), f"must be a multiple of sampleSeconds ({config.sample_seconds}), got {config.publish_seconds}")
+    section.done()
+    return config
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     kubernetes_version: str
     support_type: str  # STANDARD: upgraded at end of standard support; EXTENDED: pays for extended support
@@ -595,6 +618,7 @@ class ClusterConfig:
     node_pools: tuple[NodePoolConfig, ...]
     team_quotas: tuple[tuple[str, TeamQuotaConfig], ...]
     container_defaults: ContainerDefaultsConfig
+    gpu_agent: Optional[GpuAgentConfig]  # required with GPU pools: idle GPUs are what finance asks about first
 
     @property
     def gpu_pool_names(self) -> tuple[str, ...]:
@@ -820,7 +844,12 @@ def _parse_cluster(section: _Section, team_names: tuple[str, ...]) -> ClusterCon
         node_pools=pools,
         team_quotas=_parse_team_quotas(section.section("teamQuotas"), team_names),
         container_defaults=_parse_container_defaults(section.section("containerDefaults")),
+        gpu_agent=_parse_gpu_agent(section.section("gpuAgent")) if section.has("gpuAgent") else None,
     )
+    if config.gpu_pool_names and config.gpu_agent is None:
+        raise ConfigError(section.key("gpuAgent"), "is required when the cluster has GPU node pools: it measures what idle GPUs cost")
+    if config.gpu_agent is not None and not config.gpu_pool_names:
+        raise ConfigError(section.key("gpuAgent"), "the cluster has no GPU node pool for the agent to run on")
     if config.controller_replicas > config.system_node_group.max_size:
         raise ConfigError(section.key("controllerReplicas"), f"controllers run on the system node group, which has at most {config.system_node_group.max_size} node(s); got {config.controller_replicas} replicas")
     for team, quota in config.team_quotas:
@@ -1719,6 +1748,8 @@ def parse_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
         budgets=_parse_budgets(top.section("budgets"), tuple(names)),
     )
     _check_notebooks_across_sections(top, config)
+    if config.cluster.gpu_agent is not None:
+        _check_image(f"{top.key('cluster')}.gpuAgent.image", config.cluster.gpu_agent.image, config, require_ecr=False)
     _check_endpoints_across_sections(top, config)
     top.done()
     return config

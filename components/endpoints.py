@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
-from components.config import CAPTURE_ZONE, SCORING_ZONE, ImageRef, PlatformConfig
+from components.config import CAPTURE_ZONE, SCORING_ZONE, PlatformConfig
 from components.datalake import DataLake
 from components.endpoints_kubernetes import BatchScoringJob, ClusterPlacement, KubernetesEndpoint
 from components.endpoints_sagemaker import SageMakerEndpoint
@@ -28,21 +28,6 @@ from components.tagging import CostTagging
 
 if TYPE_CHECKING:  # the cluster is only read here, never constructed
     from components.cluster import Cluster
-
-
-def image_uri(image: ImageRef, registries: Registries) -> pulumi.Input[str]:
-    """The pullable reference of a configured image: a platform repository's URL, or the URI itself."""
-    if image.repository is not None:
-        return registries.repository_urls[image.repository].apply(lambda url: f"{url}{image.reference}")
-    return f"{image.uri}{image.reference}"
-
-
-def repository_arn(image: ImageRef, registries: Registries) -> pulumi.Input[str]:
-    """The ECR repository an image is pulled from (config validation guarantees it is ECR)."""
-    if image.repository is not None:
-        return registries.repository_arns[image.repository]
-    region, account, repository = image.ecr_repository_arn_parts
-    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"
 
 
 class Endpoints(pulumi.ComponentResource):
@@ -78,8 +63,8 @@ class Endpoints(pulumi.ComponentResource):
                     capture_bucket_name=capture_bucket.bucket if capture_bucket else "",
                     capture_bucket_arn=capture_bucket.arn if capture_bucket else "",
                     kms_key_arn=kms_key_arn,
-                    image_uri=image_uri(endpoint.image, registries),
-                    repository_arn=repository_arn(endpoint.image, registries),
+                    image_uri=registries.image_uri(endpoint.image),
+                    repository_arn=registries.repository_arn(endpoint.image),
                     opts=child,
                 )
             else:
@@ -92,8 +77,8 @@ class Endpoints(pulumi.ComponentResource):
                     self._placement(config, cluster, endpoint.team),
                     models_bucket_arn=models_bucket_arn,
                     kms_key_arn=kms_key_arn,
-                    image_uri=image_uri(endpoint.image, registries),
-                    canary_image_uri=image_uri(canary.image, registries) if canary else None,
+                    image_uri=registries.image_uri(endpoint.image),
+                    canary_image_uri=registries.image_uri(canary.image) if canary else None,
                     opts=child,
                 )
 
@@ -109,7 +94,7 @@ class Endpoints(pulumi.ComponentResource):
                 curated_bucket_name=config.datalake.bucket_name(SCORING_ZONE),
                 curated_bucket_arn=curated_bucket.arn,
                 kms_key_arn=kms_key_arn,
-                image_uri=image_uri(job.image, registries),
+                image_uri=registries.image_uri(job.image),
                 opts=child,
             )
 

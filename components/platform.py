@@ -14,6 +14,7 @@ from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
 from components.endpoints import Endpoints
+from components.gpu_monitoring import GpuMonitoring
 from components.network import Network
 from components.notebooks import Notebooks
 from components.registries import Registries
@@ -38,6 +39,12 @@ class Platform(pulumi.ComponentResource):
         self.datalake = DataLake(f"{name}-datalake", config, self.tagging, opts=with_aws)
         self.cluster = Cluster(f"{name}-cluster", config, self.tagging, self.network, self.datalake, opts=with_aws)
         self.registries = Registries(f"{name}-registries", config, self.tagging, self.datalake, opts=with_aws)
+        with_k8s = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider])
+        # Idle GPUs are measured wherever GPUs can run (config requires the agent with GPU pools).
+        self.gpu_monitoring = (
+            GpuMonitoring(f"{name}-gpu-monitoring", config, self.tagging, self.cluster, self.registries, opts=with_k8s)
+            if config.cluster.gpu_agent else None
+        )
         self.notebooks = Notebooks(
             f"{name}-notebooks",
             config,
@@ -45,7 +52,7 @@ class Platform(pulumi.ComponentResource):
             self.cluster,
             self.datalake,
             self.registries,
-            opts=pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider]),
+            opts=with_k8s,
         )
         # Last: endpoints serve from the lake, pull from the registries and run on the cluster.
         self.endpoints = Endpoints(
@@ -55,7 +62,7 @@ class Platform(pulumi.ComponentResource):
             self.datalake,
             self.registries,
             self.cluster,
-            opts=pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider]),
+            opts=with_k8s,
         )
 
         self.cost_controls = CostControls(f"{name}-cost-controls", config, self.tagging, opts=with_aws)

@@ -25,7 +25,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.config import PlatformConfig, RepositoryConfig
+from components.config import ImageRef, PlatformConfig, RepositoryConfig
 from components.datalake import DataLake
 from components.tagging import CostTagging
 
@@ -214,3 +214,20 @@ class Registries(pulumi.ComponentResource):
             "modelArtifactUris": self.model_artifact_uris,
             "modelRegistryRoleArn": self.model_registry_role_arn,
         })
+
+    def image_uri(self, image: ImageRef) -> pulumi.Input[str]:
+        """The pullable reference of a configured image: a platform repository's URL, or the URI itself."""
+        if image.repository is not None:
+            return self.repository_urls[image.repository].apply(lambda url: f"{url}{image.reference}")
+        return f"{image.uri}{image.reference}"
+
+    def repository_arn(self, image: ImageRef) -> pulumi.Input[str]:
+        """The ECR repository an image is pulled from (config validation guarantees it is ECR)."""
+        return image_repository_arn(image, self.repository_arns)
+
+
+def image_repository_arn(image: ImageRef, platform_repository_arns: dict[str, pulumi.Input[str]]) -> pulumi.Input[str]:
+    if image.repository is not None:
+        return platform_repository_arns[image.repository]
+    region, account, repository = image.ecr_repository_arn_parts
+    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"

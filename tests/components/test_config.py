@@ -85,6 +85,9 @@ BAD_CONFIGS = [
     ("dev", _set("mlplatform:budgets.teamMonthlyLimits", {"vision": 5000}), "mlplatform:budgets.teamMonthlyLimits.vision", "must be <= monthlyLimit"),
     ("dev", _set("mlplatform:budgets.alertEmails", ["finops"]), "mlplatform:budgets.alertEmails[0]", "email address"),
     ("dev", _set("mlplatform:budgets.monthlyLimit", 0), "mlplatform:budgets.monthlyLimit", ">= 1.0"),
+    ("dev", _set("mlplatform:cluster.gpuAgent.publishSeconds", 65), "mlplatform:cluster.gpuAgent.publishSeconds", "multiple of sampleSeconds"),
+    ("dev", _set("mlplatform:cluster.gpuAgent.image", "agent:2.0"), "mlplatform:cluster.gpuAgent.image", "not one of the platform's ECR repositories"),
+    ("dev", _set("mlplatform:cluster.gpuAgent.image", "gpu-agent:latest"), "mlplatform:cluster.gpuAgent.image", "pin the image"),
 ]
 
 
@@ -147,6 +150,14 @@ def test_pulumi_style_json_values_parse_like_yaml():
 
     raw = stack_yaml("prod")["config"]
     assert parse_config(decode_pulumi_config(as_pulumi_config(raw)), "prod") == parse_config(raw, "prod")
+
+
+def test_gpu_pools_need_the_gpu_agent():
+    config = stack_yaml("dev")["config"]
+    del config["mlplatform:cluster"]["gpuAgent"]
+    with pytest.raises(ConfigError) as raised:
+        parse_config(config, "dev")
+    assert raised.value.key == "mlplatform:cluster.gpuAgent" and "idle GPUs" in raised.value.message
 
 
 def test_team_cost_center_is_optional_and_kept():

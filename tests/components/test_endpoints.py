@@ -160,8 +160,8 @@ def test_image_references(value, repository, uri, reference):
 
 def test_full_ecr_uris_name_their_repository_for_pull_permissions():
     from components.config import image_ref
-    from components.endpoints import repository_arn
+    from components.registries import image_repository_arn
 
     image = image_ref("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/serving:1.0", "k")
-    assert repository_arn(image, registries=None) == "arn:aws:ecr:us-east-1:123456789012:repository/team/serving"
+    assert image_repository_arn(image, {}) == "arn:aws:ecr:us-east-1:123456789012:repository/team/serving"
     assert image_ref("ghcr.io/acme/server:v3", "k").ecr_repository_arn_parts is None

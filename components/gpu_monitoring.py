@@ -1,0 +1,142 @@
+"""GPU utilisation agent on every GPU node: the measurement behind idle-GPU cost.
+
+One DaemonSet per GPU NodePool runs `mlp gpu-agent` (images/gpu-agent), which samples NVML and
+publishes GPU and idle-GPU counts per window to CloudWatch (`MLPlatform/GPU`); `mlp report`
+prices the idle ones. A DaemonSet per pool lets each agent know its pool without reading node
+labels through the API. The agent runs on the host network only to reach the instance metadata
+service for the instance type (node classes keep the IMDS hop limit at 1 for ordinary pods); it
+requests no GPU, so it never takes one from a workload: the NVIDIA runtime exposes the devices.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import PlatformConfig
+from components.datalake import pod_identity_trust_policy
+from components.nodepools import CONTROLLER_NAMESPACE, GPU_RESOURCE
+from components.registries import Registries
+from components.tagging import CostTagging
+
+if TYPE_CHECKING:
+    from components.cluster import Cluster
+
+COMPONENT = "compute"
+APP = "gpu-agent"
+METRIC_NAMESPACE = "MLPlatform/GPU"  # must match mlp.gpu_agent.NAMESPACE, which reports read
+
+
+def agent_policy() -> str:
+    """Publish metrics into the agent's own namespace only."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PublishGpuMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        }],
+    })
+
+
+class GpuMonitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, cluster: "Cluster", registries: Registries,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:compute:GpuMonitoring", name, None, opts)
+        agent = config.cluster.gpu_agent
+        child = pulumi.ResourceOptions(parent=self)
+        with_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
+        labels = tagging.k8s_labels(COMPONENT, app=APP)
+
+        self.role = aws.iam.Role(
+            f"{name}-agent",
+            name=f"{config.name_prefix}-gpu-agent",
+            description="GPU agent: publishes GPU utilisation to CloudWatch",
+            assume_role_policy=pod_identity_trust_policy(),
+            tags=tagging.resource_tags(COMPONENT),
+            opts=child,
+        )
+        aws.iam.RolePolicy(f"{name}-agent", role=self.role.id, policy=agent_policy(), opts=child)
+
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-agent",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=CONTROLLER_NAMESPACE, labels=labels),
+            opts=with_k8s,
+        )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-agent",
+            cluster_name=cluster.cluster_name,
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=APP,
+            role_arn=self.role.arn,
+            tags=tagging.resource_tags(COMPONENT),
+            opts=child,
+        )
+
+        image = registries.image_uri(agent.image)
+        self.daemon_sets = {
+            pool: k8s.apps.v1.DaemonSet(
+                f"{name}-agent-{pool}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{APP}-{pool}", namespace=CONTROLLER_NAMESPACE, labels=labels),
+                spec=self._daemon_set_spec(config, pool, image, labels),
+                opts=pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[service_account]),
+            )
+            for pool in config.cluster.gpu_pool_names
+        }
+        self.register_outputs({"roleArn": self.role.arn, "daemonSets": list(self.daemon_sets)})
+
+    @staticmethod
+    def _daemon_set_spec(config: PlatformConfig, pool: str, image: pulumi.Input[str], labels: dict) -> k8s.apps.v1.DaemonSetSpecArgs:
+        agent = config.cluster.gpu_agent
+        selector = {"app.kubernetes.io/name": APP, "mlplatform.io/node-pool": pool}
+        return k8s.apps.v1.DaemonSetSpecArgs(
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+            update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **selector}),
+                spec=k8s.core.v1.PodSpecArgs(
+                    service_account_name=APP,
+                    node_selector={"karpenter.sh/nodepool": pool},
+                    tolerations=[k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")],
+                    host_network=True,
+                    dns_policy="ClusterFirstWithHostNet",
+                    priority_class_name="system-node-critical",
+                    security_context=k8s.core.v1.PodSecurityContextArgs(
+                        run_as_non_root=True, run_as_user=65534, run_as_group=65534,
+                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    containers=[k8s.core.v1.ContainerArgs(
+                        name=APP,
+                        image=image,
+                        args=[
+                            "--cluster", config.cluster_name,
+                            "--node-pool", pool,
+                            "--sample-seconds", str(agent.sample_seconds),
+                            "--publish-seconds", str(agent.publish_seconds),
+                            "--idle-threshold", f"{agent.idle_threshold_percent:g}",
+                        ],
+                        env=[
+                            k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=config.region),
+                            # The NVIDIA runtime mounts the driver's NVML without a GPU being requested.
+                            k8s.core.v1.EnvVarArgs(name="NVIDIA_VISIBLE_DEVICES", value="all"),
+                            k8s.core.v1.EnvVarArgs(name="NVIDIA_DRIVER_CAPABILITIES", value="utility"),
+                        ],
+                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                            requests={"cpu": "20m", "memory": "64Mi"},
+                            limits={"cpu": "200m", "memory": "128Mi"},
+                        ),
+                        security_context=k8s.core.v1.SecurityContextArgs(
+                            allow_privilege_escalation=False,
+                            read_only_root_filesystem=True,
+                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        ),
+                    )],
+                ),
+            ),
+        )
