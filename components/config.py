@@ -846,10 +846,6 @@ def _parse_cluster(section: _Section, team_names: tuple[str, ...]) -> ClusterCon
         container_defaults=_parse_container_defaults(section.section("containerDefaults")),
         gpu_agent=_parse_gpu_agent(section.section("gpuAgent")) if section.has("gpuAgent") else None,
     )
-    if config.gpu_pool_names and config.gpu_agent is None:
-        raise ConfigError(section.key("gpuAgent"), "is required when the cluster has GPU node pools: it measures what idle GPUs cost")
-    if config.gpu_agent is not None and not config.gpu_pool_names:
-        raise ConfigError(section.key("gpuAgent"), "the cluster has no GPU node pool for the agent to run on")
     if config.controller_replicas > config.system_node_group.max_size:
         raise ConfigError(section.key("controllerReplicas"), f"controllers run on the system node group, which has at most {config.system_node_group.max_size} node(s); got {config.controller_replicas} replicas")
     for team, quota in config.team_quotas:
@@ -860,6 +856,17 @@ def _parse_cluster(section: _Section, team_names: tuple[str, ...]) -> ClusterCon
             raise ConfigError(where, f"team {team!r} may request {quota.gpus} GPUs but the GPU pools are limited to {config.gpu_limit}")
     section.done()
     return config
+
+
+def _check_gpu_agent(top: _Section, config: "PlatformConfig") -> None:
+    key = f"{top.key('cluster')}.gpuAgent"
+    agent = config.cluster.gpu_agent
+    if config.cluster.gpu_pool_names and agent is None:
+        raise ConfigError(key, "is required when the cluster has GPU node pools: it measures what idle GPUs cost")
+    if agent is not None and not config.cluster.gpu_pool_names:
+        raise ConfigError(key, "the cluster has no GPU node pool for the agent to run on")
+    if agent is not None:
+        _check_image(f"{key}.image", agent.image, config, require_ecr=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1748,9 +1755,8 @@ def parse_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
         budgets=_parse_budgets(top.section("budgets"), tuple(names)),
     )
     _check_notebooks_across_sections(top, config)
-    if config.cluster.gpu_agent is not None:
-        _check_image(f"{top.key('cluster')}.gpuAgent.image", config.cluster.gpu_agent.image, config, require_ecr=False)
     _check_endpoints_across_sections(top, config)
+    _check_gpu_agent(top, config)
     top.done()
     return config
 
