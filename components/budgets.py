@@ -8,12 +8,11 @@ over it and a `pulumi destroy` of one would switch it off for all.
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 
 from components.config import BudgetsConfig, PlatformConfig
+from components.iam import policy_document
 from components.tagging import REQUIRED_TAG_KEYS, CostTagging
 
 COMPONENT = "cost-controls"
@@ -45,17 +44,14 @@ class CostControls(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-alerts",
             arn=self.alert_topic.arn,
-            policy=pulumi.Output.all(self.alert_topic.arn, identity.account_id).apply(lambda args: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "AwsBudgetsPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "budgets.amazonaws.com"},
-                    "Action": "SNS:Publish",
-                    "Resource": args[0],
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
-                }],
-            })),
+            policy=pulumi.Output.all(self.alert_topic.arn, identity.account_id).apply(lambda args: policy_document([{
+                "Sid": "AwsBudgetsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "budgets.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": args[0],
+                "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
+            }])),
             opts=child,
         )
 

@@ -22,16 +22,20 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import SYSTEM_POOL_NAME, PlatformConfig
-from components.datalake import DataLake, pod_identity_trust_policy
+from components.datalake import DataLake
+from components.iam import (
+    ec2_node_role,
+    pod_identity_trust_policy,
+    policy_document,
+    service_trust_policy,
+)
 from components.network import Network
 from components.nodepools import (
     COMPONENT,
     CONTROLLER_NAMESPACE,
-    NODE_MANAGED_POLICIES,
     POOL_LABEL,
     ROOT_DEVICE_NAME,
     NodePools,
-    service_trust_policy,
 )
 from components.tagging import CostTagging
 
@@ -144,10 +148,9 @@ class Cluster(pulumi.ComponentResource):
         secrets_key_use = aws.iam.RolePolicy(
             f"{name}-control-plane-kms",
             role=cluster_role.id,
-            policy=self.secrets_key.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], "Resource": arn}],
-            })),
+            policy=self.secrets_key.arn.apply(lambda arn: policy_document(
+                [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], "Resource": arn}]
+            )),
             opts=child,
         )
         # EKS would create this group itself without a retention period; owning it bounds the cost.
@@ -275,17 +278,7 @@ class Cluster(pulumi.ComponentResource):
             self.addons[addon_name] = addon(addon_name, versions[addon_name], [self.eks_cluster])
 
         # --- system node group -----------------------------------------------------------------
-        self.system_node_role = aws.iam.Role(
-            f"{name}-system-nodes",
-            name=f"{prefix}-system-nodes",
-            assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
-            tags=tags,
-            opts=child,
-        )
-        node_policies = [
-            aws.iam.RolePolicyAttachment(f"{name}-system-nodes-{arn.rsplit('/', 1)[1]}", role=self.system_node_role.name, policy_arn=arn, opts=child)
-            for arn in NODE_MANAGED_POLICIES
-        ]
+        self.system_node_role, node_policies = ec2_node_role(f"{name}-system-nodes", f"{prefix}-system-nodes", tags, child)
         group = spec.system_node_group
         self.system_launch_template = aws.ec2.LaunchTemplate(
             f"{name}-system-nodes",

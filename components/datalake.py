@@ -8,42 +8,26 @@ allow team writes. Where config says `protect`, a `pulumi destroy` cannot take t
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 
 from components.config import PlatformConfig, ZoneConfig
+from components.iam import (
+    deny_insecure_transport,
+    pod_identity_trust_policy,
+    policy_document,
+)
 from components.tagging import CostTagging
 
 COMPONENT = "datalake"
 
 
 def tls_only_statement(bucket_arn: str) -> dict:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    return deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"])
 
 
 def team_prefix(team: str) -> str:
     return f"teams/{team}/"
-
-
-def pod_identity_trust_policy() -> str:
-    """Trust policy for roles that EKS Pod Identity hands to pods."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-        }],
-    })
 
 
 def team_access_policy(team: str, zones: list[tuple[ZoneConfig, str]], key_arn: str, glue_arns: list[str]) -> str:
@@ -63,7 +47,7 @@ def team_access_policy(team: str, zones: list[tuple[ZoneConfig, str]], key_arn: 
             "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": writable,
         })
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 class DataLake(pulumi.ComponentResource):
@@ -111,9 +95,7 @@ class DataLake(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-access-logs",
             bucket=self.access_log_bucket.id,
-            policy=pulumi.Output.all(self.access_log_bucket.arn, identity.account_id).apply(lambda args: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
+            policy=pulumi.Output.all(self.access_log_bucket.arn, identity.account_id).apply(lambda args: policy_document([
                     tls_only_statement(args[0]),
                     {
                         "Sid": "S3ServerAccessLogsDelivery",
@@ -123,8 +105,7 @@ class DataLake(pulumi.ComponentResource):
                         "Resource": f"{args[0]}/*",
                         "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
                     },
-                ],
-            })),
+            ])),
             opts=child,
         )
 
@@ -154,7 +135,7 @@ class DataLake(pulumi.ComponentResource):
             aws.s3.BucketPolicy(
                 f"{name}-{zone.name}",
                 bucket=bucket.id,
-                policy=bucket.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [tls_only_statement(arn)]})),
+                policy=bucket.arn.apply(lambda arn: policy_document([tls_only_statement(arn)])),
                 opts=child,
             )
 

@@ -21,7 +21,11 @@ import pulumi
 
 from components.config import CAPTURE_ZONE, SCORING_ZONE, PlatformConfig
 from components.datalake import DataLake
-from components.endpoints_kubernetes import BatchScoringJob, ClusterPlacement, KubernetesEndpoint
+from components.endpoints_kubernetes import (
+    BatchScoringJob,
+    ClusterPlacement,
+    KubernetesEndpoint,
+)
 from components.endpoints_sagemaker import SageMakerEndpoint
 from components.registries import Registries
 from components.tagging import CostTagging

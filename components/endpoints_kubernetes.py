@@ -23,9 +23,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import BatchJobConfig, EndpointConfig, ImageRef, PlatformConfig, S3Location
-from components.datalake import pod_identity_trust_policy
+from components.config import (
+    BatchJobConfig,
+    EndpointConfig,
+    ImageRef,
+    PlatformConfig,
+    S3Location,
+)
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
+from components.iam import pod_identity_trust_policy, policy_document
 from components.tagging import CostTagging
 
 COMPONENT = "endpoints"
@@ -128,7 +134,7 @@ def endpoint_role_policy(model_locations: list[S3Location], models_bucket_arn: s
         for statement in model_read_statements(models_bucket_arn, location):
             statements.append({**statement, "Sid": f"{statement['Sid']}{i}"})
     statements.append(lake_key_statement(key_arn, ["kms:Decrypt", "kms:DescribeKey"]))
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 def batch_job_role_policy(job: BatchJobConfig, models_bucket_arn: str, curated_bucket_arn: str, key_arn: str) -> str:
@@ -149,7 +155,7 @@ def batch_job_role_policy(job: BatchJobConfig, models_bucket_arn: str, curated_b
         },
         lake_key_statement(key_arn, ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 class _PodIdentity:

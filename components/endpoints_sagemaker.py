@@ -9,13 +9,19 @@ serverless endpoints cost nothing idle and scale by their maximum concurrency.
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import EndpointConfig, PlatformConfig, S3Location, has_instance_storage, model_package_group
+from components.config import (
+    EndpointConfig,
+    PlatformConfig,
+    S3Location,
+    has_instance_storage,
+    model_package_group,
+)
+from components.iam import policy_document, service_trust_statement
 from components.registries import MODEL_ARTIFACT_PREFIX
 from components.tagging import CostTagging
 
@@ -107,20 +113,12 @@ def execution_role_policy(
             "Action": ["s3:PutObject"],
             "Resource": [s3_object_arn(capture_bucket_arn, endpoint.capture_prefix + "*")],
         })
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 def sagemaker_trust_policy(account_id: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            # Only SageMaker acting for this account may use the role (confused-deputy guard).
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        }],
-    })
+    # Only SageMaker acting for this account may use the role (confused-deputy guard).
+    return policy_document([service_trust_statement("sagemaker.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}})])
 
 
 class SageMakerEndpoint(pulumi.ComponentResource):

@@ -10,7 +10,6 @@ requests no GPU, so it never takes one from a workload: the NVIDIA runtime expos
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -18,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
-from components.datalake import pod_identity_trust_policy
+from components.iam import pod_identity_trust_policy, policy_document
 from components.nodepools import CONTROLLER_NAMESPACE, GPU_RESOURCE
 from components.registries import Registries
 from components.tagging import CostTagging
@@ -33,16 +32,13 @@ METRIC_NAMESPACE = "MLPlatform/GPU"  # must match mlp.gpu_agent.NAMESPACE, which
 
 def agent_policy() -> str:
     """Publish metrics into the agent's own namespace only."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublishGpuMetrics",
-            "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
-            "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
-            "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
-        }],
-    })
+    return policy_document([{
+        "Sid": "PublishGpuMetrics",
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
+        "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+    }])
 
 
 class GpuMonitoring(pulumi.ComponentResource):

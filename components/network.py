@@ -7,12 +7,11 @@ pulls and data-lake reads off NAT, which AWS bills per GB.
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 
 from components.config import PlatformConfig
+from components.iam import policy_document, service_trust_policy
 from components.tagging import CostTagging
 
 COMPONENT = "network"
@@ -154,24 +153,18 @@ class Network(pulumi.ComponentResource):
         )
         flow_log_role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-            }),
+            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
             tags=tags(f"{prefix}-flow-logs"),
             opts=child,
         )
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=flow_log_role.id,
-            policy=flow_log_group.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": f"{arn}:*",
-                }],
-            })),
+            policy=flow_log_group.arn.apply(lambda arn: policy_document([{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": f"{arn}:*",
+            }])),
             opts=child,
         )
         aws.ec2.FlowLog(

@@ -27,7 +27,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import NodePoolConfig, PlatformConfig
-from components.datalake import pod_identity_trust_policy
+from components.iam import (
+    deny_insecure_transport,
+    ec2_node_role,
+    pod_identity_trust_policy,
+    policy_document,
+)
 from components.tagging import CostTagging
 
 if TYPE_CHECKING:
@@ -53,13 +58,6 @@ GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "true", "ef
 # Karpenter labels every node with the GPU maker of its instance type.
 GPU_MANUFACTURER_LABEL = "karpenter.k8s.aws/instance-gpu-manufacturer"
 
-NODE_MANAGED_POLICIES = (
-    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-)
-
 # EventBridge events that warn of capacity going away, by rule name.
 INTERRUPTION_EVENTS = {
     "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
@@ -67,13 +65,6 @@ INTERRUPTION_EVENTS = {
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
 }
-
-
-def service_trust_policy(service: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
 
 
 def karpenter_controller_policy(cluster_name: str, region: str, account_id: str, queue_arn: str, node_role_arn: str) -> str:
@@ -126,19 +117,15 @@ def karpenter_controller_policy(cluster_name: str, region: str, account_id: str,
         {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Action": "eks:DescribeCluster",
          "Resource": f"arn:aws:eks:{region}:{account_id}:cluster/{cluster_name}"},
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 def interruption_queue_policy(queue_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "EventBridgeDelivers", "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-             "Action": "sqs:SendMessage", "Resource": queue_arn},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ],
-    })
+    return policy_document([
+        {"Sid": "EventBridgeDelivers", "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+         "Action": "sqs:SendMessage", "Resource": queue_arn},
+        deny_insecure_transport("sqs:*", queue_arn),
+    ])
 
 
 def pool_requirements(pool: NodePoolConfig) -> list[dict]:
@@ -180,17 +167,7 @@ class NodePools(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         # --- node role: what Karpenter's instances run as ---------------------------------------
-        self.node_role = aws.iam.Role(
-            f"{name}-node",
-            name=f"{prefix}-karpenter-node",
-            assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
-            tags=tags,
-            opts=child,
-        )
-        node_policies = [
-            aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[1]}", role=self.node_role.name, policy_arn=arn, opts=child)
-            for arn in NODE_MANAGED_POLICIES
-        ]
+        self.node_role, node_policies = ec2_node_role(f"{name}-node", f"{prefix}-karpenter-node", tags, child)
         # Nodes join through an access entry, not the aws-auth ConfigMap (authentication mode API).
         node_access = aws.eks.AccessEntry(
             f"{name}-node",

@@ -27,6 +27,11 @@ import pulumi_aws as aws
 
 from components.config import ImageRef, PlatformConfig, RepositoryConfig
 from components.datalake import DataLake
+from components.iam import (
+    POD_IDENTITY_TRUST_STATEMENT,
+    policy_document,
+    service_trust_statement,
+)
 from components.tagging import CostTagging
 
 COMPONENT = "registries"
@@ -66,26 +71,17 @@ def lifecycle_policy(repository: RepositoryConfig) -> str:
 
 def cross_account_pull_policy(account_ids: tuple[str, ...], partition: str = "aws") -> str:
     """Repository policy letting the given accounts pull images, and do nothing else."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "CrossAccountPull",
-            "Effect": "Allow",
-            "Principal": {"AWS": [f"arn:{partition}:iam::{account}:root" for account in account_ids]},
-            "Action": list(ECR_PULL_ACTIONS),
-        }],
-    })
+    return policy_document([{
+        "Sid": "CrossAccountPull",
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:{partition}:iam::{account}:root" for account in account_ids]},
+        "Action": list(ECR_PULL_ACTIONS),
+    }])
 
 
 def model_registry_trust_policy() -> str:
     """SageMaker (model hosting, pipelines) and pipeline pods (EKS Pod Identity) use the registry role."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]},
-        ],
-    })
+    return policy_document([service_trust_statement("sagemaker.amazonaws.com"), POD_IDENTITY_TRUST_STATEMENT])
 
 
 def model_registry_policy(models_bucket_arn: str, lake_key_arn: str, group_arns: list[str], repository_arns: list[str]) -> str:
@@ -130,7 +126,7 @@ def model_registry_policy(models_bucket_arn: str, lake_key_arn: str, group_arns:
         statements.append({"Sid": "PullImages", "Effect": "Allow", "Action": list(ECR_PULL_ACTIONS), "Resource": repository_arns})
         # GetAuthorizationToken is account-wide; it grants nothing without the pull actions above.
         statements.append({"Sid": "RegistryLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"})
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return policy_document(statements)
 
 
 class Registries(pulumi.ComponentResource):

@@ -26,7 +26,13 @@ from rich.console import Console
 from rich.table import Table
 
 from mlp.errors import UserError
-from mlp.prices import HOURS_PER_MONTH, Catalogue, InstanceType, available_regions, load_catalogue
+from mlp.prices import (
+    HOURS_PER_MONTH,
+    Catalogue,
+    InstanceType,
+    available_regions,
+    load_catalogue,
+)
 from mlp.state import StateResource, load_document, provider_default_tags
 from mlp.usage import UsageFile, load_usage
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
-from mlp.cost import DEFAULT_GROUP_KEYS, Estimate, ResourceCost, estimate, money, parse_group_keys, usage_schemas
+from mlp.cost import (
+    DEFAULT_GROUP_KEYS,
+    Estimate,
+    ResourceCost,
+    estimate,
+    money,
+    parse_group_keys,
+    usage_schemas,
+)
 from mlp.state import StateResource, load_document
 from mlp.usage import UsageFile, load_usage
 

@@ -11,7 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from components.tagging import COMPONENTS, REQUIRED_TAG_KEYS, STACK_WIDE_TAG_KEYS, is_taggable
+from components.tagging import (
+    COMPONENTS,
+    REQUIRED_TAG_KEYS,
+    STACK_WIDE_TAG_KEYS,
+    is_taggable,
+)
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")

@@ -10,8 +10,8 @@ import copy
 import functools
 import socket
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 

@@ -10,7 +10,14 @@ import json
 import kubernetes_validate
 import pytest
 
-from components.notebooks import CHART_REPOSITORY, GPU_RESOURCE, NAMESPACE, OAUTH_SECRET_KEY, OAUTH_SECRET_NAME, team_service_account
+from components.notebooks import (
+    CHART_REPOSITORY,
+    GPU_RESOURCE,
+    NAMESPACE,
+    OAUTH_SECRET_KEY,
+    OAUTH_SECRET_NAME,
+    team_service_account,
+)
 from components.tagging import LABEL_FOR_TAG, REQUIRED_TAG_KEYS
 from mlp.cli import main
 from mlp.errors import UserError

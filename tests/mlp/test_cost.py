@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mlp.cli import main
 from mlp.cost import estimate, group_value, kubernetes_quantity, usage_schemas
 from mlp.prices import load_catalogue
 from mlp.state import resources_from_document
 from mlp.usage import UsageFile, load_usage
-from mlp.cli import main
 from tests.conftest import run_mlp
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pulumi"

@@ -11,7 +11,13 @@ import pytest
 
 from mlp import gpu_agent
 from mlp.errors import UserError
-from mlp.gpu_agent import AgentSettings, GpuSample, NvmlUnavailable, run_windows, summarize
+from mlp.gpu_agent import (
+    AgentSettings,
+    GpuSample,
+    NvmlUnavailable,
+    run_windows,
+    summarize,
+)
 from tests.conftest import run_mlp
 
 GIB = 1024 ** 3
