@@ -32,11 +32,11 @@ from components.config import (
 )
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
 from components.iam import pod_identity_trust_policy, policy_document
+from components.nodepools import GPU_RESOURCE
 from components.tagging import CostTagging
 
 COMPONENT = "endpoints"
 TRACK_LABEL = "endpoints.mlplatform.io/track"
-GPU_RESOURCE = "nvidia.com/gpu"
 # A fixed, unprivileged identity (above 10000, clear of host users) for every serving pod.
 POD_USER_ID = 10001
 # The EKS Pod Identity agent answers credential requests on this link-local address.

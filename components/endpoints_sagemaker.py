@@ -185,38 +185,28 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
         alarms = endpoint.alarms
-        self.error_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-5xx-errors",
-            name=f"{self.endpoint_name}-5xx-errors",
-            alarm_description=f"Rolls back a deployment of {self.endpoint_name} that answers with server errors",
-            namespace=SAGEMAKER_METRICS_NAMESPACE,
-            metric_name="Invocation5XXErrors",
-            dimensions={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
-            statistic="Sum",
-            period=alarms.period_seconds,
-            evaluation_periods=alarms.evaluation_periods,
-            threshold=alarms.max_5xx_errors,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            tags=tags,
-            opts=child,
-        )
-        self.latency_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-model-latency",
-            name=f"{self.endpoint_name}-model-latency",
-            alarm_description=f"Rolls back a deployment of {self.endpoint_name} whose model answers too slowly",
-            namespace=SAGEMAKER_METRICS_NAMESPACE,
-            metric_name="ModelLatency",
-            dimensions={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
-            statistic="Average",
-            period=alarms.period_seconds,
-            evaluation_periods=alarms.evaluation_periods,
-            threshold=alarms.max_model_latency_ms * 1000,  # ModelLatency is reported in microseconds
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            tags=tags,
-            opts=child,
-        )
+
+        def rollback_alarm(suffix: str, why: str, metric: str, statistic: str, threshold: float) -> aws.cloudwatch.MetricAlarm:
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                name=f"{self.endpoint_name}-{suffix}",
+                alarm_description=f"Rolls back a deployment of {self.endpoint_name} {why}",
+                namespace=SAGEMAKER_METRICS_NAMESPACE,
+                metric_name=metric,
+                dimensions={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+                statistic=statistic,
+                period=alarms.period_seconds,
+                evaluation_periods=alarms.evaluation_periods,
+                threshold=threshold,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                tags=tags,
+                opts=child,
+            )
+
+        self.error_alarm = rollback_alarm("5xx-errors", "that answers with server errors", "Invocation5XXErrors", "Sum", alarms.max_5xx_errors)
+        # ModelLatency is reported in microseconds.
+        self.latency_alarm = rollback_alarm("model-latency", "whose model answers too slowly", "ModelLatency", "Average", alarms.max_model_latency_ms * 1000)
 
         if endpoint.serverless is not None:
             variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(

@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import NotebookProfileConfig, NotebooksConfig, PlatformConfig
 from components.datalake import DataLake
+from components.nodepools import GPU_RESOURCE
 from components.registries import Registries
 from components.tagging import CostTagging
 
@@ -43,7 +44,6 @@ NAMESPACE = "notebooks"
 RELEASE_NAME = "jupyterhub"
 CHART = "jupyterhub"
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
-GPU_RESOURCE = "nvidia.com/gpu"
 OAUTH_SECRET_NAME = "jupyterhub-oauth-client"
 OAUTH_SECRET_KEY = "client-secret"
 HUB_DATABASE_SIZE = "1Gi"

@@ -34,6 +34,7 @@ from mlp.prices import (
     load_catalogue,
 )
 from mlp.state import StateResource, load_document, provider_default_tags
+from mlp.terminal import output_console
 from mlp.usage import UsageFile, load_usage
 
 ZERO = Decimal(0)
@@ -997,10 +998,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(render_csv(result))
     else:
-        console = Console(soft_wrap=True)
-        if not console.is_terminal:  # piped or in CI: don't squeeze the table into 80 columns
-            console = Console(soft_wrap=True, width=200)
-        render_table(result, console)
+        render_table(result, output_console())
     return 0
 
 

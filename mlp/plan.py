@@ -23,6 +23,7 @@ from mlp.offline import OfflineRun, export_document, run_program
 from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
 from mlp.state import StateResource, resources_from_document
 from mlp.tagcheck import Coverage, aws_tag_coverage, kubernetes_label_coverage
+from mlp.terminal import output_console
 
 
 @dataclass
@@ -171,7 +172,7 @@ def render(plan: Plan, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_stack(args.stack, args.config_file)
-    render(plan, Console(soft_wrap=True))
+    render(plan, output_console())
     if args.out:
         try:
             Path(args.out).write_text(json.dumps(plan.document, indent=2) + "\n")

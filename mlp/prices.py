@@ -22,6 +22,7 @@ from typing import Any, Iterable
 import jsonschema
 
 from mlp.errors import UserError
+from mlp.files import read_json
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "data" / "prices"
 HOURS_PER_MONTH = Decimal(730)
@@ -145,12 +146,7 @@ def validate_catalogue(document: Any, shown: str) -> None:
 
 def read_catalogue_file(path: Path) -> Catalogue:
     shown = str(path)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise UserError(shown, f"cannot read: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise UserError(shown, f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
+    document = read_json(path, shown)
     validate_catalogue(document, shown)
     return Catalogue(region=document["region"], currency=document["currency"], as_of=document["asOf"], source=document["source"], data=document, path=shown)
 

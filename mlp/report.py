@@ -26,6 +26,7 @@ from rich.table import Table
 
 from mlp.errors import ServiceError, UserError
 from mlp.gpu_agent import NAMESPACE as GPU_NAMESPACE
+from mlp.terminal import output_console
 
 HOURS_PER_MONTH = Decimal(730)
 ZERO = Decimal(0)
@@ -377,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(_render_csv(report))
     else:
-        _render_table(report, Console(soft_wrap=True))
+        _render_table(report, output_console())
     return 0
 
 

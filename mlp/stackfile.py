@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.config import ConfigError, PlatformConfig, parse_config
 from mlp import PROJECT_ROOT
 from mlp.errors import UserError
+from mlp.files import read_yaml
 
 
 def stack_file_path(stack: str, config_file: str | None = None) -> Path:
@@ -29,16 +28,7 @@ def display_path(path: Path) -> str:
 def read_stack_config(path: Path) -> dict[str, Any]:
     """The `config:` mapping of a stack file, with bare keys put in the project namespace."""
     shown = display_path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UserError(shown, "no such stack file") from None
-    except OSError as error:
-        raise UserError(shown, f"cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(shown, f"not valid YAML{line}: {getattr(error, 'problem', error)}") from None
+    document = read_yaml(path, shown, missing="no such stack file")
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise UserError(shown, "expected a mapping with a 'config' mapping", key="config")
     unknown = sorted(set(document) - {"config", "secretsprovider", "encryptedkey", "environment"})

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp.errors import UserError
+from mlp.files import read_json
 
 # Preview steps whose new state exists after the update. Deletes contribute nothing.
 _LIVE_AFTER_STEP = {"same", "create", "update", "replace", "create-replacement", "import", "import-replacement", "refresh", "read", "read-replacement"}
@@ -149,15 +150,4 @@ def resources_from_document(document: Any, source: str) -> list[StateResource]:
 
 def load_document(path: str | Path) -> list[StateResource]:
     """Read a stack-export or preview JSON file."""
-    shown = str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise UserError(shown, "no such file") from None
-    except OSError as error:
-        raise UserError(shown, f"cannot read: {error.strerror}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(shown, f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
-    return resources_from_document(document, shown)
+    return resources_from_document(read_json(path), str(path))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
-import yaml
 
 from mlp.errors import UserError
+from mlp.files import read_yaml
 
 SUPPORTED_VERSIONS = ("0.1",)
 
@@ -103,16 +103,7 @@ def load_usage(path: str | Path | None, schemas: Mapping[str, dict]) -> UsageFil
     if path is None:
         return UsageFile()
     shown = str(path)
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(shown, "no such file") from None
-    except OSError as error:
-        raise UserError(shown, f"cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise UserError(shown, f"not valid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+    document = read_yaml(path, shown)
     if isinstance(document, dict) and isinstance(document.get("version"), (int, float)) and not isinstance(document["version"], bool):
         document["version"] = str(document["version"])  # `version: 0.1` parses as a float
     validate(document, FILE_SCHEMA, shown, "")
