@@ -25,6 +25,7 @@ from components.config import SYSTEM_POOL_NAME, PlatformConfig
 from components.datalake import DataLake
 from components.iam import (
     ec2_node_role,
+    pod_identity_role,
     pod_identity_trust_policy,
     policy_document,
     service_trust_policy,
@@ -393,12 +394,15 @@ class Cluster(pulumi.ComponentResource):
 
         # --- AWS Load Balancer Controller ------------------------------------------------------
         self.ingress_class_name = INGRESS_CLASS
-        load_balancer_role = aws.iam.Role(
+        load_balancer_role, load_balancer_identity, _ = pod_identity_role(
             f"{name}-lb-controller",
-            name=f"{prefix}-lb-controller",
-            assume_role_policy=pod_identity_trust_policy(),
+            role_name=f"{prefix}-lb-controller",
+            cluster_name=self.cluster_name,
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
             tags=tags,
             opts=child,
+            association_depends_on=[self.addons["eks-pod-identity-agent"]],
         )
         load_balancer_policy = aws.iam.Policy(
             f"{name}-lb-controller",
@@ -409,15 +413,6 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-lb-controller", role=load_balancer_role.name, policy_arn=load_balancer_policy.arn, opts=child)
-        load_balancer_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-lb-controller",
-            cluster_name=self.cluster_name,
-            namespace=CONTROLLER_NAMESPACE,
-            service_account=AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
-            role_arn=load_balancer_role.arn,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"]]),
-        )
         self.load_balancer_controller = k8s.helm.v3.Release(
             f"{name}-lb-controller",
             name="aws-load-balancer-controller",

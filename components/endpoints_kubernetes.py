@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import (
@@ -31,7 +30,7 @@ from components.config import (
     S3Location,
 )
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
-from components.iam import pod_identity_trust_policy, policy_document
+from components.iam import pod_identity_role, policy_document
 from components.nodepools import GPU_RESOURCE
 from components.tagging import CostTagging
 
@@ -164,31 +163,24 @@ class _PodIdentity:
     def __init__(self, owner: pulumi.ComponentResource, name: str, role_name: str, description: str,
                  service_account: str, team: str, tagging: CostTagging, placement: ClusterPlacement, app: str,
                  policy: pulumi.Input[str]):
-        child = pulumi.ResourceOptions(parent=owner)
-        self.role = aws.iam.Role(
+        self.role, self.association, _ = pod_identity_role(
             f"{name}-role",
-            name=role_name,
+            association_name=f"{name}-pod-identity",
+            role_name=role_name,
             description=description,
-            assume_role_policy=pod_identity_trust_policy(),
+            cluster_name=placement.cluster_name,
+            namespace=placement.namespace,
+            service_account=service_account,
+            policy=policy,
             tags=tagging.resource_tags(COMPONENT, team),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=owner),
         )
-        aws.iam.RolePolicy(f"{name}-role", role=self.role.id, policy=policy, opts=child)
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata={"name": service_account, "namespace": placement.namespace, "labels": tagging.k8s_labels(COMPONENT, team, app=app)},
             # Pod Identity injects its own projected token; the API token is not needed.
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[placement.namespace_resource] if placement.namespace_resource else None),
-        )
-        self.association = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
-            cluster_name=placement.cluster_name,
-            namespace=placement.namespace,
-            service_account=service_account,
-            role_arn=self.role.arn,
-            tags=tagging.resource_tags(COMPONENT, team),
-            opts=child,
         )
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
-from components.iam import pod_identity_trust_policy, policy_document
+from components.iam import pod_identity_role, policy_document
 from components.nodepools import CONTROLLER_NAMESPACE, GPU_RESOURCE
 from components.registries import Registries
 from components.tagging import CostTagging
@@ -50,29 +49,21 @@ class GpuMonitoring(pulumi.ComponentResource):
         with_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
         labels = tagging.k8s_labels(COMPONENT, app=APP)
 
-        self.role = aws.iam.Role(
+        self.role, _, _ = pod_identity_role(
             f"{name}-agent",
-            name=f"{config.name_prefix}-gpu-agent",
+            role_name=f"{config.name_prefix}-gpu-agent",
             description="GPU agent: publishes GPU utilisation to CloudWatch",
-            assume_role_policy=pod_identity_trust_policy(),
+            cluster_name=cluster.cluster_name,
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=APP,
+            policy=agent_policy(),
             tags=tagging.resource_tags(COMPONENT),
             opts=child,
         )
-        aws.iam.RolePolicy(f"{name}-agent", role=self.role.id, policy=agent_policy(), opts=child)
-
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-agent",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=CONTROLLER_NAMESPACE, labels=labels),
             opts=with_k8s,
-        )
-        aws.eks.PodIdentityAssociation(
-            f"{name}-agent",
-            cluster_name=cluster.cluster_name,
-            namespace=CONTROLLER_NAMESPACE,
-            service_account=APP,
-            role_arn=self.role.arn,
-            tags=tagging.resource_tags(COMPONENT),
-            opts=child,
         )
 
         image = registries.image_uri(agent.image)

@@ -62,3 +62,32 @@ def ec2_node_role(resource_name: str, role_name: str, tags: dict, opts: pulumi.R
         for arn in NODE_MANAGED_POLICIES
     ]
     return role, attachments
+
+
+def pod_identity_role(
+    resource_name: str,
+    *,
+    role_name: str,
+    cluster_name: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+    tags: dict,
+    opts: pulumi.ResourceOptions,
+    policy: Optional[pulumi.Input[str]] = None,
+    description: Optional[str] = None,
+    association_depends_on: Optional[list[pulumi.Resource]] = None,
+    association_name: Optional[str] = None,
+) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation, Optional[aws.iam.RolePolicy]]:
+    """An IAM role that EKS Pod Identity hands to one service account, with its inline policy."""
+    role = aws.iam.Role(resource_name, name=role_name, description=description, assume_role_policy=pod_identity_trust_policy(), tags=tags, opts=opts)
+    inline = aws.iam.RolePolicy(resource_name, role=role.id, policy=policy, opts=opts) if policy is not None else None
+    association = aws.eks.PodIdentityAssociation(
+        association_name or resource_name,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+        role_arn=role.arn,
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=association_depends_on)) if association_depends_on else opts,
+    )
+    return role, association, inline

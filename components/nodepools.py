@@ -30,7 +30,7 @@ from components.config import NodePoolConfig, PlatformConfig
 from components.iam import (
     deny_insecure_transport,
     ec2_node_role,
-    pod_identity_trust_policy,
+    pod_identity_role,
     policy_document,
 )
 from components.tagging import CostTagging
@@ -212,29 +212,18 @@ class NodePools(pulumi.ComponentResource):
             )
 
         # --- controller identity -----------------------------------------------------------------
-        controller_role = aws.iam.Role(
+        _, controller_identity, controller_policy = pod_identity_role(
             f"{name}-controller",
-            name=f"{prefix}-karpenter-controller",
-            assume_role_policy=pod_identity_trust_policy(),
-            tags=tags,
-            opts=child,
-        )
-        controller_policy = aws.iam.RolePolicy(
-            f"{name}-controller",
-            role=controller_role.id,
-            policy=pulumi.Output.all(identity.account_id, self.interruption_queue.arn, self.node_role.arn).apply(
-                lambda args: karpenter_controller_policy(cluster_name, config.region, args[0], args[1], args[2])
-            ),
-            opts=child,
-        )
-        controller_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-controller",
+            role_name=f"{prefix}-karpenter-controller",
             cluster_name=cluster.cluster_name,
             namespace=CONTROLLER_NAMESPACE,
             service_account=KARPENTER_SERVICE_ACCOUNT,
-            role_arn=controller_role.arn,
+            policy=pulumi.Output.all(identity.account_id, self.interruption_queue.arn, self.node_role.arn).apply(
+                lambda args: karpenter_controller_policy(cluster_name, config.region, args[0], args[1], args[2])
+            ),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster.addons["eks-pod-identity-agent"]]),
+            opts=child,
+            association_depends_on=[cluster.addons["eks-pod-identity-agent"]],
         )
 
         # --- Karpenter -----------------------------------------------------------------------------
