@@ -22,7 +22,8 @@ from mlp.errors import UserError
 from mlp.offline import OfflineRun, export_document, run_program
 from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
 from mlp.state import StateResource, resources_from_document
-from mlp.tagcheck import Coverage, aws_tag_coverage, kubernetes_label_coverage
+from mlp.tagcheck import Coverage, aws_tag_coverage, kubernetes_label_coverage, tag_limit_problems
+from policy.rules import violations
 from mlp.terminal import output_console
 
 
@@ -36,10 +37,12 @@ class Plan:
     resources: list[StateResource]
     tag_coverage: Coverage
     label_coverage: Coverage
+    tag_limits: dict[str, list[str]]  # urn -> what AWS would refuse
+    policy_violations: list[tuple[str, str, str]]  # (urn, rule, problem) of the policy pack
 
     @property
     def complete(self) -> bool:
-        return not self.tag_coverage.missing and not self.label_coverage.missing
+        return not (self.tag_coverage.missing or self.label_coverage.missing or self.tag_limits or self.policy_violations)
 
 
 def plan_stack(stack: str, config_file: str | None = None) -> Plan:
@@ -57,6 +60,9 @@ def plan_stack(stack: str, config_file: str | None = None) -> Plan:
         resources=resources,
         tag_coverage=aws_tag_coverage(resources),
         label_coverage=kubernetes_label_coverage(resources),
+        tag_limits=tag_limit_problems(resources),
+        # What `pulumi preview --policy-pack policy` would refuse, known before any preview.
+        policy_violations=[(r.urn, rule, problem) for r in resources for rule, problem in violations(r.type, r.inputs)],
     )
 
 
@@ -166,6 +172,14 @@ def render(plan: Plan, console: Console) -> None:
         console.print(f"  missing {', '.join(keys)}: {urn}")
     for urn, keys in list(plan.label_coverage.missing.items())[:20]:
         console.print(f"  missing labels {', '.join(keys)}: {urn}")
+    mark = "[green]ok[/green]" if not plan.tag_limits else "[red]REFUSED[/red]"
+    console.print(f"{mark} AWS tag limits: {len(plan.tag_limits)} resource(s) over them")
+    for urn, problems in list(plan.tag_limits.items())[:20]:
+        console.print(f"  {'; '.join(problems)}: {urn}")
+    mark = "[green]ok[/green]" if not plan.policy_violations else "[red]VIOLATED[/red]"
+    console.print(f"{mark} policy pack (policy/): {len(plan.policy_violations)} violation(s)")
+    for urn, rule, problem in plan.policy_violations[:20]:
+        console.print(f"  {rule}: {problem}: {urn}")
     protected = sum(r.protect for r in plan.resources)
     console.print(f"protected from destroy: {protected} resource(s)")
 

@@ -24,6 +24,31 @@ class Coverage:
         return 100.0 if self.checked == 0 else 100.0 * self.covered / self.checked
 
 
+# AWS tagging limits (the same for every taggable service).
+MAX_TAGS_PER_RESOURCE = 50
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+
+
+def tag_limit_problems(resources: list[StateResource]) -> dict[str, list[str]]:
+    """Effective tags AWS would refuse: too many, too long, or in the reserved aws: namespace."""
+    problems: dict[str, list[str]] = {}
+    for resource in resources:
+        if not resource.custom or not is_taggable(resource.type):
+            continue
+        found = []
+        if len(resource.tags) > MAX_TAGS_PER_RESOURCE:
+            found.append(f"{len(resource.tags)} tags (AWS allows {MAX_TAGS_PER_RESOURCE})")
+        for key, value in resource.tags.items():
+            if len(key) > MAX_TAG_KEY_LENGTH or key.lower().startswith("aws:"):
+                found.append(f"tag key {key[:40]!r} is longer than {MAX_TAG_KEY_LENGTH} or uses the aws: prefix")
+            if len(value) > MAX_TAG_VALUE_LENGTH:
+                found.append(f"tag {key!r} has a value longer than {MAX_TAG_VALUE_LENGTH}")
+        if found:
+            problems[resource.urn] = found
+    return problems
+
+
 def kubernetes_labels(resource: StateResource) -> dict | None:
     """Labels of a Kubernetes object, or None for types without object metadata (Helm releases)."""
     if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm.sh"):

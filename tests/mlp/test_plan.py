@@ -96,3 +96,25 @@ def test_unwritable_out_is_a_bad_input(tmp_path):
     result = run_mlp("plan", "dev", "--out", str(tmp_path / "missing-dir" / "dev.json"))
     assert result.returncode == 2
     assert "cannot write" in result.stderr
+
+
+def test_policy_violations_fail_the_plan(monkeypatch, capsys):
+    """What the policy pack would refuse on a real preview fails the offline plan already."""
+    import mlp.plan
+    from mlp.cli import main
+
+    def one_violation(resource_type, props):
+        return [("cost-tags-on-aws-resources", "missing cost tag 'Team'")] if resource_type == "aws:ec2/vpc:Vpc" else []
+
+    monkeypatch.setattr(mlp.plan, "violations", one_violation)
+    assert main(["plan", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATED policy pack (policy/): 1 violation(s)" in out
+    assert "cost-tags-on-aws-resources: missing cost tag 'Team'" in out
+
+
+def test_plan_shows_the_checks_it_passed():
+    result = run_mlp("plan", "staging")
+    assert result.returncode == 0, result.stderr
+    assert "ok AWS tag limits: 0 resource(s) over them" in result.stdout
+    assert "ok policy pack (policy/): 0 violation(s)" in result.stdout
