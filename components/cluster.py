@@ -412,7 +412,9 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(f"{name}-lb-controller", role=load_balancer_role.name, policy_arn=load_balancer_policy.arn, opts=child)
+        load_balancer_permissions = aws.iam.RolePolicyAttachment(
+            f"{name}-lb-controller", role=load_balancer_role.name, policy_arn=load_balancer_policy.arn, opts=child
+        )
         self.load_balancer_controller = k8s.helm.v3.Release(
             f"{name}-lb-controller",
             name="aws-load-balancer-controller",
@@ -438,7 +440,9 @@ class Cluster(pulumi.ComponentResource):
                 "podLabels": tagging.k8s_labels(COMPONENT, app="aws-load-balancer-controller"),
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=self.k8s_provider, depends_on=[self.system_node_group, *self.addons.values(), load_balancer_identity]
+                parent=self,
+                provider=self.k8s_provider,
+                depends_on=[self.system_node_group, *self.addons.values(), load_balancer_identity, load_balancer_permissions],
             ),
         )
 

@@ -846,8 +846,10 @@ def _parse_cluster(section: _Section, team_names: tuple[str, ...]) -> ClusterCon
         container_defaults=_parse_container_defaults(section.section("containerDefaults")),
         gpu_agent=_parse_gpu_agent(section.section("gpuAgent")) if section.has("gpuAgent") else None,
     )
-    if config.controller_replicas > config.system_node_group.max_size:
-        raise ConfigError(section.key("controllerReplicas"), f"controllers run on the system node group, which has at most {config.system_node_group.max_size} node(s); got {config.controller_replicas} replicas")
+    # Karpenter's chart keeps its replicas on distinct nodes (required anti-affinity) and nothing
+    # scales the system node group up, so only the nodes it always has count.
+    if config.controller_replicas > config.system_node_group.min_size:
+        raise ConfigError(section.key("controllerReplicas"), f"controller replicas each need their own system node, and the system node group may shrink to minSize ({config.system_node_group.min_size}); got {config.controller_replicas} replicas")
     for team, quota in config.team_quotas:
         where = section.key("teamQuotas") + (f".teams.{team}.gpus" if team in section.data["teamQuotas"].get("teams", {}) else ".default.gpus")
         if quota.gpus and not config.gpu_pool_names:
@@ -1091,9 +1093,13 @@ def _check_notebooks_across_sections(top: "_Section", config: "PlatformConfig") 
     secret = notebooks.auth.client_secret_name or ""
     if secret.startswith("arn:") and secret.split(":")[3] != config.region:
         raise ConfigError(f"{top.key('notebooks')}.auth.clientSecretName", f"the secret is in {secret.split(':')[3]} but the stack runs in {config.region}; replicate it to {config.region}")
+    cpu_pools = [pool.name for pool in config.cluster.node_pools if not pool.gpu]
     for i, profile in enumerate(notebooks.profiles):
         if profile.kind == "gpu" and not config.cluster.gpu_pool_names:
             raise ConfigError(f"{top.key('notebooks')}.profiles[{i}].kind", f"a gpu profile needs a GPU node pool, but {top.key('cluster')}.nodePools has no pool with gpu: true")
+        # User servers never run on the system nodes, and GPU pools are tainted against them.
+        if profile.kind != "gpu" and not cpu_pools:
+            raise ConfigError(f"{top.key('notebooks')}.profiles[{i}].kind", f"a {profile.kind} profile needs a CPU node pool, but {top.key('cluster')}.nodePools has no pool with gpu: false")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1410,7 +1416,9 @@ def _parse_sagemaker_endpoint(section: _Section, common: dict) -> EndpointConfig
     alarms = RollbackAlarmsConfig(
         max_5xx_errors=alarms_section.get("max5xxErrors", integer(minimum=0)),
         max_model_latency_ms=alarms_section.get("maxModelLatencyMs", integer(minimum=1)),
-        period_seconds=alarms_section.get("periodSeconds", one_of_int(10, 30, 60, 300), default=60),
+        # SageMaker publishes endpoint metrics once a minute: a 10 or 30 second alarm period would
+        # mostly see no data and, treating missing data as fine, never roll anything back.
+        period_seconds=alarms_section.get("periodSeconds", one_of_int(60, 120, 300, 600), default=60),
         evaluation_periods=alarms_section.get("evaluationPeriods", integer(minimum=1, maximum=10), default=2),
     )
     alarms_section.done()
@@ -1517,6 +1525,9 @@ def _check_in_models_zone(key: str, location: S3Location, config: "PlatformConfi
 def _check_gpus(key: str, gpus: int, config: "PlatformConfig") -> None:
     if gpus and not config.cluster.gpu_pool_names:
         raise ConfigError(key, "requests GPUs but this stack's cluster has no GPU node pool")
+    # Pods stay off the system nodes and GPU pools are tainted against CPU work.
+    if not gpus and all(pool.gpu for pool in config.cluster.node_pools):
+        raise ConfigError(key, "runs on CPUs but this stack's cluster has no CPU node pool (one with gpu: false)")
 
 
 def cpu_cores(quantity: str) -> float:

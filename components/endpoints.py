@@ -125,4 +125,5 @@ class Endpoints(pulumi.ComponentResource):
             gpu_node_selector=dict(cluster.gpu_node_selector or {}),
             gpu_toleration=dict(cluster.gpu_toleration) if cluster.gpu_toleration else None,
             vpc_cidr=str(config.network.vpc_cidr),
+            system_node_selector=dict(cluster.system_node_selector),
         )

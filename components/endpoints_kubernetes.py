@@ -56,6 +56,8 @@ class ClusterPlacement:
     gpu_node_selector: dict
     gpu_toleration: Optional[dict]
     vpc_cidr: str
+    # Labels of the untainted system nodes, which model servers and scoring jobs must leave alone.
+    system_node_selector: dict
 
 
 def image_pin_annotations(*images: ImageRef) -> dict[str, str]:
@@ -95,10 +97,15 @@ def container_resources(cpu: str, memory: str, gpus: int) -> dict:
     return {"requests": dict(limits), "limits": limits}
 
 
-def gpu_scheduling(gpus: int, placement: ClusterPlacement) -> dict:
-    if not gpus:
-        return {}
+def pod_scheduling(gpus: int, placement: ClusterPlacement) -> dict:
+    """Off the system nodes always; onto the GPU pool, tolerating its taint, when GPUs are requested."""
     scheduling: dict[str, Any] = {}
+    if placement.system_node_selector:
+        scheduling["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+            "matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]} for key, value in sorted(placement.system_node_selector.items())],
+        }]}}}
+    if not gpus:
+        return scheduling
     if placement.gpu_node_selector:
         scheduling["nodeSelector"] = dict(placement.gpu_node_selector)
     if placement.gpu_toleration:
@@ -253,7 +260,7 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                     "volumeMounts": [mount],
                 }],
                 "volumes": [volume],
-                **gpu_scheduling(serving.gpus, placement),
+                **pod_scheduling(serving.gpus, placement),
             }
             spec: dict[str, Any] = {
                 "selector": {"matchLabels": selector},
@@ -287,7 +294,11 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                     "selector": {"app.kubernetes.io/name": app, TRACK_LABEL: track},
                     "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
                 },
-                opts=after_namespace,
+                # The load balancer controller's Service webhook fails closed until the controller runs.
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[r for r in (placement.namespace_resource, placement.load_balancer_controller) if r is not None],
+                ),
             )
 
         # The HorizontalPodAutoscaler owns the stable replica count, so the Deployment leaves it unset.
@@ -450,7 +461,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                                     "volumeMounts": [mount],
                                 }],
                                 "volumes": [volume],
-                                **gpu_scheduling(job.gpus, placement),
+                                **pod_scheduling(job.gpus, placement),
                             },
                         },
                     },

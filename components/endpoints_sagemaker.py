@@ -179,7 +179,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             execution_role_arn=self.role.arn,
             primary_container=_primary_container(endpoint, image_uri),
             # The serving container needs no network: SageMaker fetches the model and ships captures.
-            enable_network_isolation=True,
+            # Serverless Inference refuses network-isolated models, so only instance endpoints get it.
+            enable_network_isolation=endpoint.serverless is None,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )

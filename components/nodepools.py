@@ -113,7 +113,9 @@ def karpenter_controller_policy(cluster_name: str, region: str, account_id: str,
         {"Sid": "AllowScopedInstanceProfileActions", "Effect": "Allow",
          "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"], "Resource": instance_profiles,
          "Condition": {"StringEquals": profile_owned, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
-        {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": ["iam:GetInstanceProfile", "iam:ListInstanceProfiles"], "Resource": instance_profiles},
+        {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": "iam:GetInstanceProfile", "Resource": instance_profiles},
+        # IAM list actions take no resource ARN; Karpenter's instance-profile garbage collection lists them all.
+        {"Sid": "AllowUnscopedInstanceProfileListAction", "Effect": "Allow", "Action": "iam:ListInstanceProfiles", "Resource": "*"},
         {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Action": "eks:DescribeCluster",
          "Resource": f"arn:aws:eks:{region}:{account_id}:cluster/{cluster_name}"},
     ]
@@ -255,7 +257,11 @@ class NodePools(pulumi.ComponentResource):
                 # Karpenter must never run on capacity it manages: it could remove its own node.
                 "nodeSelector": cluster.system_node_selector,
                 "podLabels": tagging.k8s_labels(COMPONENT, app="karpenter"),
-                "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}},
+                "controller": {
+                    # The region from config, not instance metadata, which may sit beyond the pod's hop limit.
+                    "env": [{"name": "AWS_REGION", "value": config.region}],
+                    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+                },
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -283,6 +289,8 @@ class NodePools(pulumi.ComponentResource):
                     "securityGroupSelectorTerms": [{"tags": discovery}],
                     "blockDeviceMappings": [{
                         "deviceName": ROOT_DEVICE_NAME,
+                        # Karpenter sizes the node's ephemeral-storage from the volume marked as root.
+                        "rootVolume": True,
                         "ebs": {"volumeSize": f"{pool.disk_size_gi}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
                     }],
                     # Hop limit 1: pods cannot reach the node role through instance metadata.

@@ -244,6 +244,11 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
                 "dynamic": {"storageClass": placement.storage_class_name},
                 "extraLabels": labels("jupyterhub-home"),
             },
+            # System nodes carry no taint and the user scheduler packs pods onto the fullest node:
+            # without this, user servers would fill the nodes the hub and cluster add-ons need.
+            "extraNodeAffinity": {
+                "required": [{"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]} for key, value in sorted(system.items())]}],
+            },
             "cloudMetadata": {"blockWithIptables": True},
             # Credentials come from the Pod Identity agent, never from the instance metadata service.
             "networkPolicy": {
@@ -323,7 +328,14 @@ class Notebooks(pulumi.ComponentResource):
                 opts=child,
             )
 
-        release_dependencies: list[pulumi.Resource] = [self.namespace, *self.service_accounts.values()]
+        # The chart's Services pass the load balancer controller's webhook (it fails closed while the
+        # controller is down) and its volumes need the tagged StorageClass.
+        release_dependencies: list[pulumi.Resource] = [
+            self.namespace,
+            *self.service_accounts.values(),
+            cluster.load_balancer_controller,
+            cluster.storage_class,
+        ]
         if notebooks.auth.type == "oidc":
             client_secret = aws.secretsmanager.get_secret_version_output(
                 secret_id=notebooks.auth.client_secret_name,

@@ -19,6 +19,7 @@ from mlp.cost import (
     Estimate,
     ResourceCost,
     estimate,
+    group_value,
     money,
     parse_group_keys,
     usage_schemas,
@@ -39,6 +40,8 @@ class ResourceChange:
     changed_inputs: list[str] = field(default_factory=list)
     base_cost: Decimal | None = None
     head_cost: Decimal | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the cost tags it groups by (head's, else base's)
+    price_not_found: bool = False
 
     @property
     def name(self) -> str:
@@ -104,17 +107,23 @@ def diff_resources(base: list[StateResource], head: list[StateResource], usage: 
     def cost(costs: dict[str, ResourceCost], urn: str) -> Decimal | None:
         return costs[urn].monthly_cost if urn in costs else None
 
+    def described(change: ResourceChange) -> ResourceChange:
+        side, side_estimate, costs = (after, head_estimate, head_costs) if change.urn in after else (before, base_estimate, base_costs)
+        change.tags = {key: group_value(side[change.urn], key, side_estimate.stack_tags) for key in group_keys}
+        change.price_not_found = change.urn in costs and costs[change.urn].price_not_found
+        return change
+
     changes = []
     for urn in sorted(set(before) | set(after)):
         if urn not in before:
-            changes.append(ResourceChange("add", urn, after[urn].type, head_cost=cost(head_costs, urn)))
+            changes.append(described(ResourceChange("add", urn, after[urn].type, head_cost=cost(head_costs, urn))))
         elif urn not in after:
-            changes.append(ResourceChange("remove", urn, before[urn].type, base_cost=cost(base_costs, urn)))
+            changes.append(described(ResourceChange("remove", urn, before[urn].type, base_cost=cost(base_costs, urn))))
         else:
             keys = changed_inputs(before[urn], after[urn])
             base_cost, head_cost = cost(base_costs, urn), cost(head_costs, urn)
             if keys or base_cost != head_cost:
-                changes.append(ResourceChange("change", urn, after[urn].type, keys, base_cost, head_cost))
+                changes.append(described(ResourceChange("change", urn, after[urn].type, keys, base_cost, head_cost)))
     return Diff(base_estimate, head_estimate, changes, group_keys)
 
 
@@ -146,12 +155,15 @@ def as_json(diff: Diff) -> dict[str, Any]:
         "resources": [
             {
                 "change": change.kind,
+                "name": change.name,
                 "urn": change.urn,
                 "type": change.type,
+                "tags": change.tags,
                 **({"changedInputs": change.changed_inputs} if change.kind == "change" else {}),
                 "baseMonthlyCost": money(change.base_cost),
                 "headMonthlyCost": money(change.head_cost),
                 "monthlyCostChange": money(change.cost_change),
+                "priceNotFound": change.price_not_found,
             }
             for change in diff.changes
         ],

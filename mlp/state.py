@@ -124,12 +124,17 @@ def resources_from_document(document: Any, source: str) -> list[StateResource]:
     elif "steps" in document:
         if not isinstance(document["steps"], list):
             raise UserError(source, "expected a list of steps", key="steps")
-        raws = []
+        # A replacement is several steps of one URN (`replace` and `create-replacement` both
+        # carry the new state): the resource exists once after the update, so it counts once.
+        live: dict[Any, tuple[Any, str]] = {}
         for i, step in enumerate(document["steps"]):
             if not isinstance(step, dict) or not isinstance(step.get("op"), str):
                 raise UserError(source, "expected a step with an 'op'", key=f"steps[{i}]")
             if step["op"] in _LIVE_AFTER_STEP and step.get("newState") is not None:
-                raws.append((step["newState"], f"steps[{i}].newState"))
+                new_state = step["newState"]
+                urn = step.get("urn") or (new_state.get("urn") if isinstance(new_state, dict) else None) or i
+                live.setdefault(urn, (new_state, f"steps[{i}].newState"))
+        raws = list(live.values())
     else:
         raise UserError(source, "neither a stack export ('deployment') nor a preview ('steps')")
 

@@ -216,6 +216,11 @@ def test_load_balancer_controller_is_pinned_and_uses_pod_identity(stack):
     assert release.inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
     values = release.inputs["values"]
     assert values["clusterName"] == plan.config.cluster_name and values["ingressClass"] == "alb"
+    # Given explicitly: with IMDS out of reach the controller cannot discover its region and VPC.
+    (vpc,) = _resources(stack, "aws:ec2/vpc:Vpc")
+    assert values["region"] == plan.config.region and values["vpcId"] == vpc.id
+    assert values["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller"}
+    assert release.inputs["namespace"] == "kube-system"
     assert values["nodeSelector"] == {POOL_LABEL: "system"}
     assert set(REQUIRED_TAG_KEYS) <= set(values["defaultTags"])
     (association,) = [a for a in _resources(stack, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
@@ -256,6 +261,12 @@ def _cluster(document):
      "mlplatform:cluster.teamQuotas.teams.vision.gpus: team 'vision' may request 9 GPUs but the GPU pools are limited to 8"),
     (lambda c: c["teamQuotas"]["teams"].update(marketing={"gpus": 1}),
      "mlplatform:cluster.teamQuotas.teams.marketing: unknown team"),
+    (lambda c: c.update(controllerReplicas=2),
+     "mlplatform:cluster.controllerReplicas: controller replicas each need their own system node, and the system node group may shrink to minSize (1)"),
+    (lambda c: c["endpoint"].pop("publicAccessCidrs"),
+     "mlplatform:cluster.endpoint.publicAccessCidrs: is required"),
+    (lambda c: c.update(kubernetesVersion=1.34),
+     "mlplatform:cluster.kubernetesVersion: expected a supported EKS Kubernetes version like 1.33 (quote it in YAML)"),
 ])
 def test_bad_cluster_config_exits_2_with_one_line(write_stack, edit, expected):
     document = stack_yaml("dev")

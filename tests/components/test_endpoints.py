@@ -86,6 +86,7 @@ BAD_ENDPOINTS = [
     ("staging", _edit_endpoint("demand-forecast", rollout={"canaryPercent": 80, "waitSeconds": 60}), "mlplatform:endpoints[0].rollout.canaryPercent", "<= 50"),
     ("staging", _edit_endpoint("demand-forecast", rollout={"canaryPercent": 10, "waitSeconds": 60}), "mlplatform:endpoints[0].rollout.canaryPercent", "more than half of a 1-instance fleet"),
     ("staging", _edit_endpoint("demand-forecast", rollout={"waitSeconds": 3600, "maximumExecutionTimeoutSeconds": 1800}), "mlplatform:endpoints[0].rollout.waitSeconds", "shorter than"),
+    ("prod", _edit_endpoint("demand-forecast", alarms={"max5xxErrors": 10, "maxModelLatencyMs": 500, "periodSeconds": 10}), "mlplatform:endpoints[0].alarms.periodSeconds", "expected one of 60, 120, 300, 600"),
     ("staging", _edit_endpoint("demand-forecast", kubernetes={"cpu": "1"}), "mlplatform:endpoints[0].kubernetes", "applies only to backend kubernetes"),
     ("dev", _edit_endpoint("defect-detection", instanceType="ml.m5.large"), "mlplatform:endpoints[1].instanceType", "applies only to backend sagemaker"),
     ("dev", _edit_endpoint("defect-detection", replicas=2), "mlplatform:endpoints[1].replicas", "unknown key"),
@@ -135,6 +136,17 @@ def test_a_gpu_endpoint_needs_a_gpu_pool():
     with pytest.raises(ConfigError) as error:
         _check_gpus("mlplatform:endpoints[1].kubernetes.gpus", 1, without_gpus)
     assert "no GPU node pool" in error.value.message
+
+
+def test_cpu_serving_needs_a_cpu_pool():
+    from components.config import _check_gpus
+
+    config = planned("dev").config
+    only_gpus = dataclasses.replace(config, cluster=dataclasses.replace(config.cluster, node_pools=tuple(p for p in config.cluster.node_pools if p.gpu)))
+    _check_gpus("mlplatform:batchJobs[0].gpus", 1, only_gpus)  # GPU work still has its pool
+    with pytest.raises(ConfigError) as error:
+        _check_gpus("mlplatform:batchJobs[0].gpus", 0, only_gpus)
+    assert error.value.key == "mlplatform:batchJobs[0].gpus" and "no CPU node pool" in error.value.message
 
 
 def test_endpoints_are_optional(write_stack):

@@ -184,6 +184,17 @@ def test_gpu_work_requests_gpus_and_tolerates_the_gpu_taint(plan_edited):
         assert spec["nodeSelector"]
 
 
+def test_pods_stay_off_the_untainted_system_nodes(stack):
+    run = planned(stack).run
+    (system_group,) = run.by_type("aws:eks/nodeGroup:NodeGroup")
+    system_labels = system_group.inputs["labels"]
+    assert system_labels
+    for name, spec in _pod_specs(stack):
+        (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        excluded = {(e["key"], value) for e in term["matchExpressions"] if e["operator"] == "NotIn" for value in e["values"]}
+        assert set(system_labels.items()) <= excluded, name
+
+
 def test_cpu_work_stays_off_gpu_nodes(stack):
     for name, spec in _pod_specs(stack):
         (container,) = spec["containers"]
@@ -289,3 +300,13 @@ def test_objects_go_to_the_platform_cluster_after_their_namespace(stack):
     # Service accounts wait for the team namespace; workloads wait for their service account.
     for account in [r for r in mine if r.type == "kubernetes:core/v1:ServiceAccount"]:
         assert namespaces & set(account.dependencies), account.urn
+
+
+def test_services_and_ingresses_wait_for_the_load_balancer_controller(stack):
+    """Its Service and Ingress webhooks fail closed: created earlier, these objects are refused."""
+    run = planned(stack).run
+    (controller,) = [r for r in run.by_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == "aws-load-balancer-controller"]
+    mine = [r for r in run.resources if r.type in ("kubernetes:core/v1:Service", "kubernetes:networking.k8s.io/v1:Ingress") and "mlplatform:endpoints:" in r.urn]
+    assert mine
+    for resource in mine:
+        assert controller.urn in resource.dependencies, resource.urn

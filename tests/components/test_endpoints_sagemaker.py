@@ -65,6 +65,8 @@ def test_canary_rollout_and_rollback_alarms_are_wired(stack, name):
         assert alarm["namespace"] == "AWS/SageMaker"
         assert alarm["comparisonOperator"] == "GreaterThanThreshold"
         assert alarm["evaluationPeriods"] == endpoint.alarms.evaluation_periods
+        # Endpoint metrics arrive once a minute; shorter periods would leave the alarm without data.
+        assert alarm["period"] == endpoint.alarms.period_seconds and alarm["period"] % 60 == 0
 
 
 @pytest.mark.parametrize("stack,name", _endpoint_cases())
@@ -77,7 +79,8 @@ def test_endpoint_uses_its_own_configuration_and_model(stack, name):
     (variant,) = configuration.inputs["productionVariants"]
     assert variant["variantName"] == VARIANT_NAME and variant["modelName"] == model.outputs["name"]
     assert model.inputs["executionRoleArn"] == role.outputs["arn"]
-    assert model.inputs["enableNetworkIsolation"] is True
+    # Serverless Inference does not support network isolation; instance endpoints always use it.
+    assert model.inputs["enableNetworkIsolation"] is (_endpoint_config(stack, name).serverless is None)
 
 
 @pytest.mark.parametrize("stack,name", _endpoint_cases())

@@ -3,6 +3,7 @@ allowed, v1 node classes that require IMDSv2 and tag what they launch, interrupt
 pinned charts, the NVIDIA device plugin on GPU nodes only."""
 
 import json
+import re
 
 import pytest
 
@@ -25,6 +26,22 @@ NODE_CLASS_SPEC_FIELDS = {
     "amiSelectorTerms", "amiFamily", "userData", "role", "instanceProfile", "tags", "blockDeviceMappings", "instanceStorePolicy",
     "detailedMonitoring", "metadataOptions", "context",
 }
+NODE_POOL_TEMPLATE_FIELDS = {"metadata", "spec"}
+NODE_POOL_TEMPLATE_METADATA_FIELDS = {"labels", "annotations"}
+NODE_CLASS_REF_FIELDS = {"group", "kind", "name"}
+REQUIREMENT_FIELDS = {"key", "operator", "values", "minValues"}
+REQUIREMENT_OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}
+TAINT_FIELDS = {"key", "value", "effect", "timeAdded"}
+BUDGET_FIELDS = {"nodes", "schedule", "duration", "reasons"}
+BLOCK_DEVICE_MAPPING_FIELDS = {"deviceName", "ebs", "rootVolume"}
+EBS_FIELDS = {"deleteOnTermination", "encrypted", "iops", "kmsKeyID", "snapshotID", "throughput", "volumeSize", "volumeType"}
+METADATA_OPTIONS_FIELDS = {"httpEndpoint", "httpProtocolIPv6", "httpPutResponseHopLimit", "httpTokens"}
+SELECTOR_TERM_FIELDS = {"tags", "id", "name"}
+# Value formats the v1 CRDs validate (patterns from the karpenter.sh/v1 and karpenter.k8s.aws/v1 schemas).
+DURATION_OR_NEVER = re.compile(r"^(([0-9]+(s|m|h))+|Never)$")
+BUDGET_NODES = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
+VOLUME_SIZE = re.compile(r"^((?:[1-9][0-9]{0,3}|[1-4][0-9]{4}|[5][0-8][0-9]{3}|59000)Gi)$")
+QUANTITY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
 
 
 def _resources(stack, type_token):
@@ -60,19 +77,42 @@ def test_every_configured_pool_is_declared_with_its_own_node_class(stack):
 
 
 def test_custom_resources_use_karpenter_v1_field_names(stack):
-    for pool in _resources(stack, NODE_POOL):
+    pools, classes = _resources(stack, NODE_POOL), _resources(stack, NODE_CLASS)
+    assert pools and classes
+    for pool in pools:
         spec = pool.inputs["spec"]
         assert set(spec) <= NODE_POOL_SPEC_FIELDS
-        assert set(spec["template"]["spec"]) <= NODE_POOL_TEMPLATE_SPEC_FIELDS
+        assert set(spec["template"]) <= NODE_POOL_TEMPLATE_FIELDS
+        assert set(spec["template"]["metadata"]) <= NODE_POOL_TEMPLATE_METADATA_FIELDS
+        template = spec["template"]["spec"]
+        assert set(template) <= NODE_POOL_TEMPLATE_SPEC_FIELDS
+        assert set(template["nodeClassRef"]) == NODE_CLASS_REF_FIELDS
+        for requirement in template["requirements"]:
+            assert set(requirement) <= REQUIREMENT_FIELDS and requirement["operator"] in REQUIREMENT_OPERATORS
+            assert requirement["values"] and all(isinstance(value, str) for value in requirement["values"])
+        for taint in template.get("taints", []):
+            assert set(taint) <= TAINT_FIELDS
+        assert DURATION_OR_NEVER.fullmatch(template["expireAfter"])
         assert set(spec["disruption"]) <= DISRUPTION_FIELDS
         # v1beta1 spellings that v1 rejects.
         assert spec["disruption"]["consolidationPolicy"] in ("WhenEmpty", "WhenEmptyOrUnderutilized")
         assert "expireAfter" not in spec["disruption"]
-    for node_class in _resources(stack, NODE_CLASS):
+        assert DURATION_OR_NEVER.fullmatch(spec["disruption"]["consolidateAfter"])
+        for budget in spec["disruption"]["budgets"]:
+            assert set(budget) <= BUDGET_FIELDS and BUDGET_NODES.fullmatch(budget["nodes"])
+        assert all(isinstance(value, str) and QUANTITY.fullmatch(value) for value in spec["limits"].values())
+    for node_class in classes:
         spec = node_class.inputs["spec"]
         assert set(spec) <= NODE_CLASS_SPEC_FIELDS
         assert "amiFamily" not in spec  # v1 selects the family through the alias
         assert [term["alias"].split("@")[0] for term in spec["amiSelectorTerms"]] == ["al2023"]
+        assert all(set(term) <= SELECTOR_TERM_FIELDS for term in spec["subnetSelectorTerms"] + spec["securityGroupSelectorTerms"])
+        assert set(spec["metadataOptions"]) <= METADATA_OPTIONS_FIELDS
+        for mapping in spec["blockDeviceMappings"]:
+            assert set(mapping) <= BLOCK_DEVICE_MAPPING_FIELDS and set(mapping["ebs"]) <= EBS_FIELDS
+            assert VOLUME_SIZE.fullmatch(mapping["ebs"]["volumeSize"])
+        assert [mapping["rootVolume"] for mapping in spec["blockDeviceMappings"]] == [True]
+        assert all(isinstance(value, str) for value in spec["tags"].values())
 
 
 def test_gpu_pools_scale_from_zero_and_carry_the_taint(stack):
@@ -155,7 +195,9 @@ def test_node_classes_require_imdsv2_and_encrypted_gp3(stack):
 def test_node_classes_tag_what_they_launch_with_all_cost_tags(stack):
     (provider,) = [r for r in planned(stack).document["deployment"]["resources"] if r["type"] == "pulumi:providers:aws"]
     expected = {**provider_default_tags(provider), "Team": planned(stack).config.platform_team, "Component": "compute"}
-    for node_class in _resources(stack, NODE_CLASS):
+    node_classes = _resources(stack, NODE_CLASS)
+    assert node_classes
+    for node_class in node_classes:
         tags = node_class.inputs["spec"]["tags"]
         assert {key: tags.get(key) for key in REQUIRED_TAG_KEYS} == {key: expected[key] for key in REQUIRED_TAG_KEYS}
         # Karpenter refuses node classes that set the tags it owns.
@@ -195,6 +237,8 @@ def test_karpenter_controller_runs_on_system_nodes_with_pod_identity(stack):
     release = _release(stack, "/karpenter")
     assert release.inputs["namespace"] == "kube-system" and release.inputs["skipCrds"] is True
     assert release.inputs["values"]["nodeSelector"] == {"mlplatform.io/pool": "system"}
+    assert release.inputs["values"]["serviceAccount"] == {"create": True, "name": "karpenter"}
+    assert {"name": "AWS_REGION", "value": planned(stack).config.region} in release.inputs["values"]["controller"]["env"]
     (association,) = [a for a in _resources(stack, "aws:eks/podIdentityAssociation:PodIdentityAssociation") if a.inputs["serviceAccount"] == "karpenter"]
     assert association.inputs["namespace"] == "kube-system" and association.inputs["roleArn"].endswith("-karpenter-controller")
     (controller_role,) = [r for r in _resources(stack, "aws:iam/role:Role") if r.inputs.get("name", "").endswith("-karpenter-controller")]
@@ -204,6 +248,10 @@ def test_karpenter_controller_runs_on_system_nodes_with_pod_identity(stack):
     assert statements["AllowInterruptionQueueActions"]["Resource"] == _resources(stack, "aws:sqs/queue:Queue")[0].outputs["arn"]
     cluster_name = planned(stack).config.cluster_name
     assert statements["AllowScopedDeletion"]["Condition"]["StringEquals"] == {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
+    # IAM list actions cannot be scoped to an ARN: a scoped grant would silently deny the listing.
+    assert statements["AllowUnscopedInstanceProfileListAction"] == {
+        "Sid": "AllowUnscopedInstanceProfileListAction", "Effect": "Allow", "Action": "iam:ListInstanceProfiles", "Resource": "*"}
+    assert statements["AllowInstanceProfileReadActions"]["Action"] == "iam:GetInstanceProfile"
 
 
 def test_charts_are_pinned_to_config_versions(stack):

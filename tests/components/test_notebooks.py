@@ -59,6 +59,15 @@ def test_jupyterhub_comes_from_the_official_chart_at_the_pinned_version(stack):
     assert release.inputs["namespace"] == NAMESPACE
 
 
+def test_the_release_waits_for_the_load_balancer_controller_and_the_storage_class(stack):
+    run = planned(stack).run
+    release = _release(run)
+    (controller,) = [r for r in run.by_type(RELEASE) if r.inputs.get("name") == "aws-load-balancer-controller"]
+    (storage_class,) = [r for r in run.by_type("kubernetes:storage.k8s.io/v1:StorageClass") if r.inputs["metadata"]["name"] == _values(stack)["singleuser"]["storage"]["dynamic"]["storageClass"]]
+    # The controller's Service webhook fails closed, and the hub's and users' volumes need the class.
+    assert {controller.urn, storage_class.urn} <= set(release.dependencies)
+
+
 def test_the_notebooks_namespace_is_declared_and_labelled(stack):
     namespaces = [r for r in planned(stack).run.by_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == NAMESPACE]
     (namespace,) = namespaces
@@ -71,9 +80,13 @@ def test_hub_proxy_and_user_scheduler_run_on_system_nodes(stack):
     assert system, "the hub must be pinned to the system nodes"
     assert values["proxy"]["chp"]["nodeSelector"] == system
     assert values["scheduling"]["userScheduler"] == {**values["scheduling"]["userScheduler"], "enabled": True, "nodeSelector": system}
-    # User servers never land on system nodes: they carry no system selector.
+    # User servers never land on system nodes: every user pod requires a node outside the system group.
+    (term,) = values["singleuser"]["extraNodeAffinity"]["required"]
+    assert term == {"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]} for key, value in sorted(system.items())]}
     for profile in _profiles(stack).values():
-        assert profile["kubespawner_override"].get("node_selector") != system
+        selector = profile["kubespawner_override"].get("node_selector", {})
+        assert not any(selector.get(key) == value for key, value in system.items())
+        assert "node_affinity_required" not in profile["kubespawner_override"], "a profile override would replace the system exclusion"
 
 
 def test_profiles_match_the_stack_config(stack):
@@ -415,3 +428,17 @@ def test_gpu_profile_in_a_stack_without_a_gpu_pool_is_exit_2(write_stack, capsys
     stderr = capsys.readouterr().err
     assert stderr.count("\n") == 1
     assert f"mlplatform:notebooks.profiles[{gpu_index}].kind" in stderr and "needs a GPU node pool" in stderr
+
+
+def test_a_cpu_profile_in_a_stack_without_a_cpu_pool_is_exit_2(write_stack, capsys):
+    document = stack_yaml("dev")
+    cluster = document["config"]["mlplatform:cluster"]
+    cluster["nodePools"] = [pool for pool in cluster["nodePools"] if pool.get("gpu")]
+    # CPU endpoints and scoring jobs would have nowhere to run either; this test is about the profile.
+    document["config"].pop("mlplatform:endpoints")
+    document["config"].pop("mlplatform:batchJobs")
+    path = write_stack("dev", document)
+    assert main(["plan", "dev", "--config-file", str(path)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1
+    assert "mlplatform:notebooks.profiles[0].kind" in stderr and "needs a CPU node pool" in stderr

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlp.cli import main
 from mlp.cost import estimate, group_value, kubernetes_quantity, usage_schemas
@@ -19,6 +20,7 @@ from mlp.usage import UsageFile, load_usage
 from tests.conftest import run_mlp
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pulumi"
+STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
 PROVIDER = "urn:pulumi:dev::mlplatform::pulumi:providers:aws::main"
 DEFAULT_TAGS = {"Environment": "dev", "CostCenter": "CC-1", "Project": "mlplatform", "ManagedBy": "pulumi", "Team": "ml-platform"}
 
@@ -339,6 +341,38 @@ def test_costs_group_by_effective_tags_and_kubernetes_labels(tmp_path):
     assert group_value(pool.resource, "Team") == "vision"
 
 
+def test_grouping_by_any_tag_key_uses_the_real_providers_merged_tags():
+    # Real state reports the merged set as `tagsAll`; offline plans only have the provider's defaults.
+    deployed = resource("aws:eks/cluster:Cluster", "deployed", tags={"Team": "vision"},
+                        outputs={"tagsAll": {**DEFAULT_TAGS, "Team": "vision", "CostCenter": "CC-VISION"}})
+    planned = resource("aws:ec2/natGateway:NatGateway", "planned", tags={"Team": "vision"})
+    groups = priced(export(deployed, planned), group_keys=("CostCenter", "Project")).groups()
+    assert {value: entry["monthly"] for value, entry in groups["CostCenter"].items()} == {"CC-VISION": usd("73.00"), "CC-1": usd("32.85")}
+    assert groups["Project"]["mlplatform"]["resources"] == 2
+
+
+def test_a_helm_release_belongs_to_the_team_its_chart_values_label_everything_with(tmp_path):
+    platform_labels = {"team": "ml-platform", "component": "notebooks", "environment": "dev"}
+    hub = resource("kubernetes:helm.sh/v3:Release", "hub", {"chart": "jupyterhub", "values": {
+        "hub": {"labels": platform_labels}, "proxy": {"labels": platform_labels},
+        "singleuser": {"extraLabels": {**platform_labels, "hub.jupyter.org/network-access-hub": "true"}}}})
+    # Labels that disagree say nothing about the release as a whole.
+    mixed = resource("kubernetes:helm.sh/v3:Release", "mixed", {"chart": "jupyterhub", "values": {
+        "hub": {"labels": {"team": "vision"}}, "singleuser": {"extraLabels": {"team": "forecasting"}}}})
+    usage = {"resource_type_default_usage": {"kubernetes:helm.sh/v3:Release": {
+        "notebook_users": 1, "storage_gb_per_user": 10, "profile_hours": {"cpu": {"monthly_hrs": 10, "instance_type": "m5.large"}}}}}
+    result = priced(export(hub, mixed), usage, tmp_path, group_keys=("Team", "Component"))
+    costs = {c.resource.name: c for c in result.costs}
+    assert group_value(costs["hub"].resource, "Team") == "ml-platform"
+    assert group_value(costs["hub"].resource, "Component") == "notebooks"
+    assert group_value(costs["mixed"].resource, "Team", {"Environment": "dev"}) == "(untagged)"
+    assert group_value(costs["mixed"].resource, "Team", {"Team": "stack-wide"}) == "stack-wide"
+    hub_month = 10 * usd("0.08") + 10 * usd("0.096")
+    assert costs["hub"].monthly_cost == hub_month
+    assert result.groups()["Team"] == {"ml-platform": {"monthly": 2 * hub_month, "baseline": 2 * hub_month, "ceiling": 2 * hub_month,
+                                                       "resources": 2, "priceNotFound": 0, "unbounded": False}}  # mixed: the export's default Team
+
+
 def test_resource_usage_by_urn_or_name_beats_the_type_default(tmp_path):
     document = export(resource("aws:ec2/natGateway:NatGateway", "nat-a"), resource("aws:ec2/natGateway:NatGateway", "nat-b"),
                       resource("aws:ec2/natGateway:NatGateway", "nat-c"))
@@ -390,7 +424,9 @@ def test_csv_and_table_outputs(tmp_path):
                      "ceilingMonthlyCost": "32.85", "priceNotFound": "false"}]
     table = run_mlp("cost", state)
     assert table.returncode == 0
-    assert "Total monthly cost: $32.85" in table.stdout
+    assert "Total monthly cost: $32.85 (baseline $32.85, ceiling $32.85); 1 priced resource(s), 0 free" in table.stdout
+    unpriced = run_mlp("cost", _write(tmp_path, export(resource("aws:redshift/cluster:Cluster", "dw")), "unpriced.json"))
+    assert "0 priced resource(s), 0 free, 1 with a price not found" in unpriced.stdout
 
 
 @pytest.mark.parametrize("name", ["sample-export.json", "sample-preview-creates.json", "sample-preview-update.json", "sample-preview-deletes.json"])
@@ -402,25 +438,60 @@ def test_real_pulumi_documents_are_estimated(name):
         assert (report["region"], report["regionAssumed"]) == ("eu-west-1", False)
     else:  # a preview knows no outputs: the region is assumed, and says so
         assert (report["region"], report["regionAssumed"]) == ("us-east-1", True)
-    assert any(r["type"] == "aws:s3/bucket:Bucket" for r in report["resources"])
+    # The bucket and its Lambda (the only priced types); a preview's deleted Lambda costs nothing.
+    priced_types = sorted(r["type"] for r in report["resources"])
+    expected = ["aws:s3/bucket:Bucket"] if name == "sample-preview-deletes.json" else ["aws:lambda/function:Function", "aws:s3/bucket:Bucket"]
+    assert priced_types == expected
+    # eu-west-1 ships no catalogue: every price is "not found", never a silent $0.
+    assert all(r["priceNotFound"] is (name == "sample-export.json") for r in report["resources"])
+    assert report["totalMonthlyCost"] == "0.00"
+
+
+def test_a_replaced_resource_in_a_preview_costs_once_and_a_deleted_one_nothing():
+    cluster = resource("aws:eks/cluster:Cluster", "cluster")
+    gateway = resource("aws:ec2/natGateway:NatGateway", "nat")
+    provider = export()["deployment"]["resources"][0]
+    # What `pulumi preview --json` writes for a replacement: three steps of one URN.
+    preview = {"steps": [
+        {"op": "same", "urn": provider["urn"], "newState": provider},
+        {"op": "create-replacement", "urn": cluster["urn"], "newState": cluster},
+        {"op": "replace", "urn": cluster["urn"], "oldState": cluster, "newState": cluster},
+        {"op": "delete-replaced", "urn": cluster["urn"], "oldState": cluster},
+        {"op": "delete", "urn": gateway["urn"], "oldState": gateway},
+    ]}
+    result = estimate(resources_from_document(preview, "preview.json"))
+    assert [c.resource.name for c in result.costs] == ["cluster"]
+    assert result.total == usd("73.00")
 
 
 def test_real_stack_plans_are_fully_priced(plan_of, stack):
-    usage = load_usage(Path(__file__).resolve().parents[2] / "stacks" / f"usage.{stack}.yaml", usage_schemas())
+    usage = load_usage(STACKS_DIR / f"usage.{stack}.yaml", usage_schemas())
     result = estimate(plan_of(stack).resources, usage)
     assert result.catalogue.available
     assert [c.resource.urn for c in result.costs if c.price_not_found] == []
     nat = [c for c in result.costs if c.resource.type == "aws:ec2/natGateway:NatGateway"]
     assert nat and all(c.monthly_cost > usd("32.85") for c in nat)  # hours plus the usage file's traffic
     assert result.total > 0
+    # Every dollar lands on a team, an environment and a component: the JupyterHub release
+    # (no labels of its own) on the platform team, as its chart values label what it runs.
+    groups = result.groups()
+    for key in ("Team", "Environment", "Component"):
+        assert "(untagged)" not in groups[key], (key, groups[key].get("(untagged)"))
+    hub = next(c for c in result.costs if c.resource.type == "kubernetes:helm.sh/v3:Release")
+    platform_team = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]["mlplatform:platformTeam"]
+    assert (group_value(hub.resource, "Team", result.stack_tags), group_value(hub.resource, "Component")) == (platform_team, "notebooks")
+    assert groups["Environment"] == {stack: groups["Environment"][stack]}
 
 
-def test_cost_of_a_stack_plans_it_first():
+def test_cost_of_a_stack_plans_it_first(plan_of):
     done = run_mlp("cost", "--stack", "dev", "--usage", "stacks/usage.dev.yaml", "--format", "json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["region"] == "us-east-1"
     assert {g["value"] for g in report["groups"]["Environment"]} == {"dev"}
+    expected = estimate(plan_of("dev").resources, load_usage(STACKS_DIR / "usage.dev.yaml", usage_schemas()))
+    assert report["totalMonthlyCost"] == str(expected.total.quantize(Decimal("0.01")))
+    assert report["summary"]["priceNotFoundResources"] == 0 and report["usageFile"] == "stacks/usage.dev.yaml"
 
 
 @pytest.mark.parametrize("content,args,expected", [

@@ -9,8 +9,11 @@ from decimal import Decimal
 import pytest
 
 from mlp.cli import main
+from mlp.cost import estimate, money, usage_schemas
 from mlp.diff import diff_resources, render_markdown
+from mlp.prices import load_catalogue
 from mlp.state import resources_from_document
+from mlp.usage import load_usage
 from tests.mlp.test_cost import export, resource
 
 NAT = "urn:pulumi:dev::mlplatform::aws:ec2/natGateway:NatGateway::nat-b"
@@ -100,15 +103,60 @@ def test_json_format(tmp_path, capsys):
     assert report["monthlyCostChange"] == "32.85" and report["monthlyCostChangePercent"] == "31.0"
     assert report["summary"] == {"add": 1, "change": 2, "remove": 1}
     added = next(r for r in report["resources"] if r["change"] == "add")
-    assert added == {"change": "add", "urn": NAT, "type": "aws:ec2/natGateway:NatGateway", "baseMonthlyCost": None,
-                     "headMonthlyCost": "32.85", "monthlyCostChange": "32.85"}
+    assert added == {"change": "add", "name": "nat-b", "urn": NAT, "type": "aws:ec2/natGateway:NatGateway", "tags": {"Team": "ml-platform"},
+                     "baseMonthlyCost": None, "headMonthlyCost": "32.85", "monthlyCostChange": "32.85", "priceNotFound": False}
+    removed = next(r for r in report["resources"] if r["change"] == "remove")
+    assert (removed["name"], removed["tags"], removed["headMonthlyCost"]) == ("old-images", {"Team": "vision"}, None)
+    changed = {r["name"]: r for r in report["resources"] if r["change"] == "change"}
+    assert changed["cluster"]["changedInputs"] == ["version"] and changed["cluster"]["monthlyCostChange"] == "0.00"
     assert set(report["byTag"]) == {"Team"}
+    assert report["byTag"]["Team"] == [
+        {"value": "ml-platform", "baseMonthlyCost": "105.85", "headMonthlyCost": "138.70", "monthlyCostChange": "32.85"},
+        {"value": "vision", "baseMonthlyCost": "0.00", "headMonthlyCost": "0.00", "monthlyCostChange": "0.00"},
+    ]
+    assert report["priceNotFound"] == []
 
 
 def test_real_plans_of_two_stacks_diff(plan_of, tmp_path, capsys):
-    staging, prod = plan_of("staging").document, plan_of("prod").document
-    assert main(["diff", write(tmp_path, "staging.json", staging), write(tmp_path, "prod.json", prod), "--usage", "stacks/usage.prod.yaml"]) == 0
+    staging, prod = plan_of("staging"), plan_of("prod")
+    assert main(["diff", write(tmp_path, "staging.json", staging.document), write(tmp_path, "prod.json", prod.document), "--usage", "stacks/usage.prod.yaml"]) == 0
     assert capsys.readouterr().out.startswith("### monthly cost $")
+    assert main(["diff", str(tmp_path / "staging.json"), str(tmp_path / "prod.json"), "--usage", "stacks/usage.prod.yaml", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    usage = load_usage("stacks/usage.prod.yaml", usage_schemas())
+    # Each side is priced on its own region's catalogue (staging us-east-1, prod us-west-2).
+    assert report["base"]["totalMonthlyCost"] == money(estimate(staging.resources, usage).total)
+    assert report["head"]["totalMonthlyCost"] == money(estimate(prod.resources, usage).total)
+    def custom(plan) -> int:
+        return sum(r.custom and r.type != "pulumi:pulumi:Stack" for r in plan.resources)
+
+    # URNs carry the stack name: across stacks everything is added or removed.
+    assert report["summary"] == {"add": custom(prod), "change": 0, "remove": custom(staging)}
+    assert {row["value"] for row in report["byTag"]["Environment"]} == {"staging", "prod"}
+
+
+def test_a_config_change_of_one_stack_shows_as_changed_inputs_and_cost(plan_of, write_stack, tmp_path, capsys):
+    """What CI does: the same stack planned before and after a change of its stack file."""
+    from mlp.plan import plan_stack
+    from tests.conftest import stack_yaml
+
+    document = stack_yaml("dev")
+    system = document["config"]["mlplatform:cluster"]["systemNodeGroup"]
+    system["desiredSize"] = system["desiredSize"] + 1
+    system["maxSize"] = max(system["maxSize"], system["desiredSize"])
+    head = plan_stack("dev", str(write_stack("dev", document)))
+    base = plan_of("dev")
+    assert main(["diff", write(tmp_path, "base.json", base.document), write(tmp_path, "head.json", head.document), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["add"] == 0 and report["summary"]["remove"] == 0
+    group = next(r for r in report["resources"] if r["type"] == "aws:eks/nodeGroup:NodeGroup" and r["name"].endswith("-system"))
+    assert "scalingConfig" in group["changedInputs"]
+    catalogue = load_catalogue("us-east-1")
+    node_month = catalogue.instance(system["instanceTypes"][0]).hourly * 730
+    disk_month = Decimal(system["diskSizeGi"]) * catalogue.price("ebs", "gp3", "gbMonth")
+    assert Decimal(group["monthlyCostChange"]) == (node_month + disk_month).quantize(Decimal("0.01"))
+    assert report["monthlyCostChange"] == group["monthlyCostChange"]
+    assert group["tags"]["Component"] == "compute"
 
 
 @pytest.mark.parametrize("base_text,message", [

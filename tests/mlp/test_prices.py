@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from components.config import sagemaker_hosting_instance_types
 from mlp import prices
 from mlp.cli import main
 from mlp.errors import UserError
@@ -151,6 +152,27 @@ def _stack_config(stack: str) -> dict:
     return yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_instance_type_sagemaker_hosts_in_a_region_has_a_hosting_price_there(region):
+    """Config accepts any type of the hosting table (components/data/sagemaker_hosting_instances.json):
+    each must be priced, or an endpoint on it would be `priceNotFound`."""
+    offered = sagemaker_hosting_instance_types(region)
+    assert offered, f"the hosting table lists no instance types for {region}"
+    hosting = load_catalogue(region).section("sagemaker", "hostingInstances")
+    assert [name for name in offered if name not in hosting] == []
+    # Hosting carries SageMaker's surcharge over the same EC2 instance.
+    ec2 = load_catalogue(region).instances()
+    for name in offered:
+        instance = ec2.get(name.removeprefix("ml."))
+        if instance is not None:
+            assert Decimal(hosting[name]) > instance.hourly, name
+
+
+def test_every_region_a_stack_deploys_to_ships_a_catalogue(stack):
+    assert _stack_config(stack)["aws:region"] in REGIONS
+    assert load_catalogue(_stack_config(stack)["aws:region"]).available
+
+
 def test_every_instance_type_and_family_the_stacks_allow_has_a_price(stack):
     config = _stack_config(stack)
     catalogue = load_catalogue(config["aws:region"])
@@ -159,6 +181,8 @@ def test_every_instance_type_and_family_the_stacks_allow_has_a_price(stack):
     for instance_type in (cluster.get("systemNodeGroup") or {}).get("instanceTypes", []):
         assert instance_type in instances, f"{stack}: systemNodeGroup {instance_type}"
     for pool in cluster.get("nodePools") or []:
+        for instance_type in pool.get("instanceTypes") or []:
+            assert instance_type in instances, f"{stack}: pool {pool['name']} {instance_type}"
         for family in pool.get("instanceFamilies") or []:
             assert any(i.family == family for i in instances.values()), f"{stack}: pool {pool['name']} family {family}"
         for category in pool.get("instanceCategories") or []:

@@ -92,7 +92,23 @@ def test_preview_runs_the_real_pulumi_preview_only_with_an_aws_role():
     assert credentials["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}" and "aws-access-key-id" not in credentials
     pulumi = uses(job, "pulumi/actions")[0]
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["comment-on-pr"] is True
+    assert pulumi["with"]["github-token"] == "${{ secrets.GITHUB_TOKEN }}" and job["permissions"]["pull-requests"] == "write"
     assert pulumi["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    _runs_the_program_as_pulumi_would(job, pulumi)
+
+
+def _runs_the_program_as_pulumi_would(job: dict, pulumi_step: dict) -> None:
+    """Pulumi runs the program in the virtualenv Pulumi.yaml names, and the pack in policy/: the
+    job must create that virtualenv from requirements.txt (which carries the pack's needs) before
+    the Pulumi step, and pass the pack."""
+    virtualenv = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
+    names = [s.get("uses", "") or s.get("run", "") for s in steps(job)]
+    install = next(i for i, s in enumerate(steps(job)) if f"python -m venv {virtualenv}" in s.get("run", ""))
+    assert f"{virtualenv}/bin/python -m pip install" in steps(job)[install]["run"] and "-r requirements.txt" in steps(job)[install]["run"]
+    assert install < names.index(pulumi_step["uses"])
+    assert pulumi_step["with"]["policyPacks"] == "policy"
+    assert (PROJECT_ROOT / "policy" / "PulumiPolicy.yaml").is_file()
+    assert "-r policy/requirements.txt" in (PROJECT_ROOT / "requirements.txt").read_text()
 
 
 def test_deploy_goes_dev_then_staging_then_prod_behind_environments():
@@ -108,6 +124,7 @@ def test_deploy_goes_dev_then_staging_then_prod_behind_environments():
         assert job["permissions"]["id-token"] == "write"
         pulumi = uses(job, "pulumi/actions")
         assert len(pulumi) == 1 and pulumi[0]["with"]["command"] == "up"
+        _runs_the_program_as_pulumi_would(job, pulumi[0])
         assert pulumi[0]["with"]["stack-name"].endswith(f"'{stack}' }}}}")
         assert uses(job, "aws-actions/configure-aws-credentials")[0]["with"]["aws-region"] == stack_region(stack)
 
