@@ -1368,14 +1368,37 @@ def _parse_endpoint(section: _Section) -> EndpointConfig:
     return endpoint
 
 
+def _parse_rollout(section: _Section, min_capacity: int) -> RolloutConfig:
+    rollout_section = section.section("rollout")
+    rollout = RolloutConfig(
+        canary_percent=rollout_section.get("canaryPercent", integer(minimum=1, maximum=50), default=None),
+        wait_seconds=rollout_section.get("waitSeconds", integer(minimum=0, maximum=3600)),
+        termination_wait_seconds=rollout_section.get("terminationWaitSeconds", integer(minimum=0, maximum=3600), default=0),
+        maximum_execution_timeout_seconds=rollout_section.get("maximumExecutionTimeoutSeconds", integer(minimum=600, maximum=14400), default=3600),
+    )
+    if rollout.canary_percent is not None and -(-min_capacity * rollout.canary_percent // 100) > min_capacity / 2:
+        # SageMaker's canary is at most half the fleet, and at least one whole instance.
+        raise ConfigError(
+            rollout_section.key("canaryPercent"),
+            f"a canary of {rollout.canary_percent}% is more than half of a {min_capacity}-instance fleet; raise minCapacity to 2 or more, "
+            "or leave canaryPercent out for an all-at-once blue/green update",
+        )
+    if rollout.wait_seconds >= rollout.maximum_execution_timeout_seconds:
+        raise ConfigError(rollout_section.key("waitSeconds"), f"must be shorter than maximumExecutionTimeoutSeconds ({rollout.maximum_execution_timeout_seconds})")
+    rollout_section.done()
+    return rollout
+
+
 def _parse_sagemaker_endpoint(section: _Section, common: dict) -> EndpointConfig:
     serverless = None
     if section.has("serverless"):
         # Serverless endpoints cost nothing idle but take no instance type, instance autoscaling or
         # data capture (AWS does not support capture on serverless variants).
-        for name in ("instanceType", "minCapacity", "maxCapacity", "targetInvocationsPerInstance", "capture"):
+        # Nor deployment guardrails: canary shifting and alarm rollback exist only for real-time endpoints.
+        for name in ("instanceType", "minCapacity", "maxCapacity", "targetInvocationsPerInstance", "capture", "rollout"):
             if section.has(name):
-                raise ConfigError(section.key(name), "does not apply to a serverless endpoint (it scales by serverless.maxConcurrency and cannot capture data)")
+                raise ConfigError(section.key(name), "does not apply to a serverless endpoint (it scales by serverless.maxConcurrency, cannot capture data, "
+                                  "and SageMaker's canary rollout and rollback exist only for real-time endpoints)")
         serverless_section = section.section("serverless")
         memory = serverless_section.get("memorySizeMb", integer(minimum=1024, maximum=6144))
         if memory % 1024:
@@ -1394,23 +1417,7 @@ def _parse_sagemaker_endpoint(section: _Section, common: dict) -> EndpointConfig
         sampling = capture.get("samplingPercent", integer(minimum=1, maximum=100))
         capture.done()
 
-    rollout_section = section.section("rollout")
-    rollout = RolloutConfig(
-        canary_percent=rollout_section.get("canaryPercent", integer(minimum=1, maximum=50), default=None),
-        wait_seconds=rollout_section.get("waitSeconds", integer(minimum=0, maximum=3600)),
-        termination_wait_seconds=rollout_section.get("terminationWaitSeconds", integer(minimum=0, maximum=3600), default=0),
-        maximum_execution_timeout_seconds=rollout_section.get("maximumExecutionTimeoutSeconds", integer(minimum=600, maximum=14400), default=3600),
-    )
-    if rollout.canary_percent is not None and serverless is None and -(-min_capacity * rollout.canary_percent // 100) > min_capacity / 2:
-        # SageMaker's canary is at most half the fleet, and at least one whole instance.
-        raise ConfigError(
-            rollout_section.key("canaryPercent"),
-            f"a canary of {rollout.canary_percent}% is more than half of a {min_capacity}-instance fleet; raise minCapacity to 2 or more, "
-            "or leave canaryPercent out for an all-at-once blue/green update",
-        )
-    if rollout.wait_seconds >= rollout.maximum_execution_timeout_seconds:
-        raise ConfigError(rollout_section.key("waitSeconds"), f"must be shorter than maximumExecutionTimeoutSeconds ({rollout.maximum_execution_timeout_seconds})")
-    rollout_section.done()
+    rollout = None if serverless else _parse_rollout(section, min_capacity)
 
     alarms_section = section.section("alarms")
     alarms = RollbackAlarmsConfig(

@@ -259,23 +259,26 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
         rollout = endpoint.rollout
+        # Deployment guardrails (canary shifting, alarm rollback) exist only for real-time endpoints;
+        # a serverless endpoint updates in place and its alarms only page people.
+        deployment = None if rollout is None else aws.sagemaker.EndpointDeploymentConfigArgs(
+            blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                traffic_routing_configuration=_traffic_routing(endpoint),
+                termination_wait_in_seconds=rollout.termination_wait_seconds,
+                maximum_execution_timeout_in_seconds=rollout.maximum_execution_timeout_seconds,
+            ),
+            auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                alarms=[
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=self.error_alarm.name),
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=self.latency_alarm.name),
+                ],
+            ),
+        )
         self.endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=self.endpoint_name,
             endpoint_config_name=self.endpoint_configuration.name,
-            deployment_config=aws.sagemaker.EndpointDeploymentConfigArgs(
-                blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
-                    traffic_routing_configuration=_traffic_routing(endpoint),
-                    termination_wait_in_seconds=rollout.termination_wait_seconds,
-                    maximum_execution_timeout_in_seconds=rollout.maximum_execution_timeout_seconds,
-                ),
-                auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
-                    alarms=[
-                        aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=self.error_alarm.name),
-                        aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=self.latency_alarm.name),
-                    ],
-                ),
-            ),
+            deployment_config=deployment,
             tags=tags,
             opts=child,
         )

@@ -28,8 +28,10 @@ from mlp.state import StateResource, load_document
 from mlp.usage import UsageFile, load_usage
 
 ZERO = Decimal(0)
-# GitHub refuses comments above 65,536 characters; the details table stops well before that.
+# GitHub refuses comments above 65,536 characters and CI posts one comment for three stacks:
+# each stack's details table stops at this many rows or characters, whichever comes first.
 MAX_DETAIL_ROWS = 150
+MAX_DETAIL_CHARS = 15_000
 
 
 @dataclass
@@ -199,11 +201,16 @@ def render_markdown(diff: Diff, title: str | None = None) -> str:
                   "| | resource | type | before | after | change | changed inputs |", "|---|---|---|---:|---:|---:|---|"]
         mark = {"add": "➕", "remove": "➖", "change": "✏️"}
         ordered = sorted(diff.changes, key=lambda c: (-abs(c.cost_change), c.kind, c.urn))
+        shown = used = 0
         for change in ordered[:MAX_DETAIL_ROWS]:
-            lines.append(f"| {mark[change.kind]} | `{_cell(change.name)}` | `{_cell(change.type)}` | {_usd(change.base_cost)} | {_usd(change.head_cost)} | "
-                         f"{_signed(change.cost_change)} | {_cell(', '.join(change.changed_inputs))} |")
-        if len(ordered) > MAX_DETAIL_ROWS:
-            lines.append(f"| | ... and {len(ordered) - MAX_DETAIL_ROWS} more | | | | | |")
+            row = (f"| {mark[change.kind]} | `{_cell(change.name)}` | `{_cell(change.type)}` | {_usd(change.base_cost)} | {_usd(change.head_cost)} | "
+                   f"{_signed(change.cost_change)} | {_cell(', '.join(change.changed_inputs))} |")
+            if used + len(row) > MAX_DETAIL_CHARS:
+                break
+            lines.append(row)
+            shown, used = shown + 1, used + len(row) + 1
+        if len(ordered) > shown:
+            lines.append(f"| | ... and {len(ordered) - shown} more (`mlp diff --format json` lists all) | | | | | |")
         lines += ["", "</details>"]
     else:
         lines += ["", "No resource changes."]

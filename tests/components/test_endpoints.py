@@ -80,6 +80,7 @@ BAD_ENDPOINTS = [
     ("dev", _edit_endpoint("demand-forecast", image="ghcr.io/acme/serving:1.0"), "mlplatform:endpoints[0].image", "ECR only"),
     ("dev", _edit_endpoint("demand-forecast", capture={"samplingPercent": 10}), "mlplatform:endpoints[0].capture", "serverless"),
     ("dev", _edit_endpoint("demand-forecast", minCapacity=1), "mlplatform:endpoints[0].minCapacity", "serverless"),
+    ("dev", _edit_endpoint("demand-forecast", rollout={"canaryPercent": 10, "waitSeconds": 60}), "mlplatform:endpoints[0].rollout", "only for real-time endpoints"),
     ("dev", _edit_endpoint("demand-forecast", serverless={"memorySizeMb": 1500, "maxConcurrency": 5}), "mlplatform:endpoints[0].serverless.memorySizeMb", "1024, 2048"),
     ("staging", _edit_endpoint("demand-forecast", capture=None), "mlplatform:endpoints[0].capture", "required"),
     ("staging", _edit_endpoint("demand-forecast", capture={"samplingPercent": 0}), "mlplatform:endpoints[0].capture.samplingPercent", ">= 1"),

@@ -40,6 +40,10 @@ def test_every_stack_declares_a_sagemaker_endpoint_from_config(stack):
 def test_canary_rollout_and_rollback_alarms_are_wired(stack, name):
     endpoint = _endpoint_config(stack, name)
     deployed = _resource(stack, "aws:sagemaker/endpoint:Endpoint", f"{name}-endpoint").inputs
+    if endpoint.serverless is not None:
+        # SageMaker's deployment guardrails exist only for real-time endpoints.
+        assert endpoint.rollout is None and "deploymentConfig" not in deployed
+        return
     policy = deployed["deploymentConfig"]["blueGreenUpdatePolicy"]
     routing = policy["trafficRoutingConfiguration"]
     if endpoint.rollout.canary_percent is not None:

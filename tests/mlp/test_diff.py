@@ -83,6 +83,22 @@ def test_markdown_is_a_pull_request_comment():
     assert lines[-1] == "</details>"
 
 
+def test_the_details_of_a_large_change_fit_in_a_pull_request_comment_per_stack():
+    buckets = [resource("aws:s3/bucket:Bucket", f"bucket-with-a-rather-long-name-{i:04d}", {f"input{k}": k for k in range(30)}) for i in range(400)]
+    changed = copy.deepcopy(buckets)
+    for bucket in changed:
+        bucket["inputs"] = {key: value + 1 for key, value in bucket["inputs"].items()}
+    result = diff(export(*buckets), export(*changed))
+    text = render_markdown(result, title="Stack prod")
+    # CI posts three stacks in one comment; GitHub's limit is 65,536 characters.
+    assert len(text) < 65_536 // 3
+    assert result.count("change") == 400
+    details = [line for line in text.splitlines() if line.startswith("| ✏️ |")]
+    assert 0 < len(details) < 400
+    assert f"| | ... and {400 - len(details)} more (`mlp diff --format json` lists all) | | | | | |" in text.splitlines()
+    assert text.rstrip().endswith("</details>")
+
+
 def test_a_new_stack_is_new_spend():
     empty = export()
     text = render_markdown(diff(empty, base_document()))

@@ -117,6 +117,11 @@ def test_deploy_goes_dev_then_staging_then_prod_behind_environments():
     assert workflow["concurrency"]["cancel-in-progress"] is False
     jobs = workflow["jobs"]
     assert jobs["dev"]["needs"] == "test" and jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
+    # workflow_dispatch can run any branch; nothing but main may reach an environment.
+    assert jobs["dev"]["if"] == "github.ref == 'refs/heads/main'"
+    # Later stages inherit that through `needs` (skipped dev, skipped rest); an `if:` there such as
+    # always() would let them run after a skipped or failed stage.
+    assert "if" not in jobs["staging"] and "if" not in jobs["prod"]
     assert "make test" in steps(jobs["test"])[-1]["run"]
     for stack in ("dev", "staging", "prod"):
         job = jobs[stack]
@@ -156,3 +161,4 @@ def test_the_cost_diff_script_runs_on_real_plans(tmp_path):
     for stack in STACKS:
         assert re.search(rf"^### Stack `{stack}`: monthly cost \$0\.00 → \$[\d,]+\.\d\d \(\+\$[\d,]+\.\d\d, new spend\)$", comment, re.M), comment
     assert summary.read_text() == comment
+    assert len(comment) < 65_536  # GitHub's limit for one comment
