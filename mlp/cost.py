@@ -327,7 +327,10 @@ def price_resource(resource: StateResource, usage: UsageFile, context: PricingCo
             return None
         return ResourceCost(resource, priced_type=False, notes=[f"no price rule for type {resource.type}"])
     resource_usage = usage.for_resource(resource.type, resource.name, resource.urn, entry.usage_schema)
-    result = entry.function(resource, resource_usage, context)
+    try:
+        result = entry.function(resource, resource_usage, context)
+    except UsageMismatch as error:
+        raise UserError(usage.source, error.message, key=f"{usage.key_of(resource.type, resource.name, resource.urn)}.{error.key}") from None
     if isinstance(result, ResourceCost):
         return result if result.components or result.notes or not result.priced_type else None
     return ResourceCost(resource, result) if result else None
@@ -744,6 +747,11 @@ def _helm_release(resource, usage, ctx):
     pools' `monthly_node_hrs`, or they count twice)."""
     if "jupyterhub" not in str(resource.inputs.get("chart") or "").lower():
         return []
+    values = resource.inputs.get("values") if isinstance(resource.inputs.get("values"), dict) else {}
+    profiles = [p.get("slug") for p in ((values.get("singleuser") or {}).get("profileList") or []) if isinstance(p, dict) and p.get("slug")]
+    for profile in (usage.get("profile_hours") or {}):
+        if profiles and profile not in profiles:
+            raise UsageMismatch(f"profile_hours.{profile}", f"no JupyterHub profile {profile!r} in this release (profiles: {', '.join(profiles)})")
     users = _decimal(usage.get("notebook_users"))
     components = ctx.ebs_components("Per-user notebook storage", str(usage.get("storage_volume_type") or "gp3"), _decimal(usage.get("storage_gb_per_user")), count=users)
     for component in components:
@@ -753,6 +761,15 @@ def _helm_release(resource, usage, ctx):
         components.append(CostComponent(f"Notebook hours, profile {profile} ({instance_type})", "hours", _instance_hour_price(ctx, instance_type, "on-demand"),
                                         _decimal(profile_usage.get("monthly_hrs")), usage_based=True))
     return components
+
+
+class UsageMismatch(Exception):
+    """Usage that is valid on its own but names something the resource does not have."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.message = message
 
 
 # --- estimate ----------------------------------------------------------------------------------

@@ -86,6 +86,13 @@ class UsageFile:
             break
         return merged
 
+    def key_of(self, type_token: str, name: str, urn: str) -> str:
+        """Where a resource's usage comes from in the file, for error messages."""
+        for key in (urn, name):
+            if key in self.resources:
+                return f"resource_usage.{key}"
+        return f"resource_type_default_usage.{type_token}"
+
     def check_every_key_used(self) -> None:
         """A usage key that no matched resource accepts is a typo or a wrong type: say so."""
         for key in sorted(self.accepted):

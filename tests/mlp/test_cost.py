@@ -14,6 +14,7 @@ import yaml
 
 from mlp.cli import main
 from mlp.cost import estimate, group_value, kubernetes_quantity, usage_schemas
+from mlp.errors import UserError
 from mlp.prices import load_catalogue
 from mlp.state import resources_from_document
 from mlp.usage import UsageFile, load_usage
@@ -283,6 +284,18 @@ def test_jupyterhub_users_volumes_and_profile_hours(tmp_path):
     result = priced(export(release, other), usage, tmp_path)
     assert [c.resource.name for c in result.costs] == ["hub"]
     assert result.costs[0].monthly_cost == 10 * 50 * usd("0.08") + 100 * usd("0.192")
+
+
+def test_profile_hours_must_name_a_profile_of_the_release(tmp_path, capsys):
+    release = resource("kubernetes:helm.sh/v3:Release", "hub", {"chart": "jupyterhub", "values": {"singleuser": {"profileList": [
+        {"slug": "cpu-small", "display_name": "CPU"}, {"slug": "gpu-single", "display_name": "GPU"}]}}})
+    known = {"resource_usage": {"hub": {"profile_hours": {"gpu-single": {"monthly_hrs": 10, "instance_type": "g5.xlarge"}}}}}
+    assert priced(export(release), known, tmp_path).costs[0].monthly_cost == 10 * usd("1.006")
+    typo = {"resource_usage": {"hub": {"profile_hours": {"gpu": {"monthly_hrs": 10, "instance_type": "g5.xlarge"}}}}}
+    with pytest.raises(UserError) as raised:
+        priced(export(release), typo, tmp_path)
+    assert raised.value.key == "resource_usage.hub.profile_hours.gpu"
+    assert raised.value.message == "no JupyterHub profile 'gpu' in this release (profiles: cpu-small, gpu-single)"
 
 
 def test_persistent_volume_claims_use_their_storage_class():
