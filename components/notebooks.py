@@ -258,7 +258,7 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
         },
         "scheduling": {
             "userScheduler": {"enabled": True, "nodeSelector": system, "labels": labels("jupyterhub-user-scheduler")},
-            # Karpenter adds nodes on demand; placeholder pods would keep paid nodes idle.
+            # Karpenter adds nodes on demand; overprovisioning pods would keep paid nodes idle.
             "userPlaceholder": {"enabled": False},
             "corePods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},
             "userPods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},
