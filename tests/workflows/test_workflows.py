@@ -42,14 +42,14 @@ def stack_region(stack: str) -> str:
     return yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "cost-report.yml"])
 def test_workflow_matches_the_github_schema(name):
     done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOWS / name)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "cost-report.yml"])
 def test_every_action_is_pinned_to_an_exact_version(name):
     for job_name, job in load(name)["jobs"].items():
         for step in steps(job):
@@ -57,7 +57,7 @@ def test_every_action_is_pinned_to_an_exact_version(name):
                 assert PINNED.match(step["uses"]), f"{name}: {job_name}: {step['uses']} is not pinned to vX.Y.Z or a commit"
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "cost-report.yml"])
 def test_run_scripts_are_valid_bash(name, tmp_path):
     for job_name, job in load(name)["jobs"].items():
         for index, step in enumerate(steps(job)):
@@ -162,3 +162,20 @@ def test_the_cost_diff_script_runs_on_real_plans(tmp_path):
         assert re.search(rf"^### Stack `{stack}`: monthly cost \$0\.00 → \$[\d,]+\.\d\d \(\+\$[\d,]+\.\d\d, new spend\)$", comment, re.M), comment
     assert summary.read_text() == comment
     assert len(comment) < 65_536  # GitHub's limit for one comment
+
+
+def test_cost_report_runs_monthly_for_every_stack_with_a_read_only_role():
+    workflow = load("cost-report.yml")
+    assert workflow["on"]["schedule"] == [{"cron": "0 6 3 * *"}]
+    job = workflow["jobs"]["report"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == STACKS
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    (credentials,) = uses(job, "aws-actions/configure-aws-credentials")
+    assert credentials["with"]["role-to-assume"] == "${{ vars.COST_REPORT_ROLE_ARN }}"
+    script = next(s["run"] for s in steps(job) if s.get("name") == "mlp report")
+    assert "mlp report --stack" in script and '--usage "stacks/usage.$STACK.yaml"' in script
+    assert "--format \"$format\"" in script
+    (upload,) = uses(job, "actions/upload-artifact")
+    assert upload["with"]["path"] == "report/"
+    done = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
