@@ -1028,11 +1028,6 @@ def parse_group_keys(text: str | None) -> tuple[str, ...]:
     return keys
 
 
-def estimate_file(path: str, usage_path: str | None, group_keys: Iterable[str] = DEFAULT_GROUP_KEYS, region: str | None = None) -> Estimate:
-    resources = load_document(path)
-    return estimate(resources, load_usage(usage_path, usage_schemas()), region, group_keys)
-
-
 def run(args: argparse.Namespace) -> int:
     group_keys = parse_group_keys(args.by)
     if bool(args.state) == bool(args.stack):

@@ -51,9 +51,7 @@ class GpuSample:
 
 
 class GpuSource(Protocol):
-    """What the agent needs from NVML; tests pass a fake with the same two methods."""
-
-    def device_count(self) -> int: ...
+    """What the agent needs from NVML; tests pass a fake with the same method."""
 
     def read(self) -> list[GpuSample]: ...
 
@@ -70,9 +68,6 @@ class NvmlSource:
         except pynvml.NVMLError as error:
             raise NvmlUnavailable(_explain_nvml_error(pynvml, error)) from None
         self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-
-    def device_count(self) -> int:
-        return len(self._handles)
 
     def read(self) -> list[GpuSample]:
         samples = []

@@ -31,9 +31,6 @@ class FakeNvml:
         self.memory_used = int(memory_used_gib * GIB)
         self.closed = False
 
-    def device_count(self) -> int:
-        return len(self.readings[0])
-
     def read(self) -> list[GpuSample]:
         utilizations = self.readings.pop(0)
         return [GpuSample(i, u, self.memory_used, 24 * GIB) for i, u in enumerate(utilizations)]
