@@ -8,6 +8,7 @@ from PVCs, so those paths get the full set explicitly through the helpers below.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
@@ -117,8 +118,11 @@ def _label_value(value: str) -> str:
     return cleaned.strip("-_.")
 
 
+@functools.lru_cache(maxsize=None)
 def is_taggable(type_token: str) -> bool:
-    """Whether a pulumi-aws resource type accepts `tags`, read from the installed SDK itself."""
+    """Whether a pulumi-aws resource type accepts `tags`, read from the installed SDK itself.
+
+    Asked for every resource by the export, the coverage checks and the policy rules: once per type."""
     import importlib
     import inspect
 
