@@ -33,7 +33,7 @@ from mlp.prices import (
     available_regions,
     load_catalogue,
 )
-from mlp.state import StateResource, load_document, provider_default_tags
+from mlp.state import StateResource, provider_default_tags
 from mlp.terminal import output_console
 from mlp.usage import UsageFile, load_usage
 
@@ -1033,12 +1033,9 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.state) == bool(args.stack):
         raise UserError("mlp cost", "give either a state file (stack export or `pulumi preview --json`) or --stack STACK")
     usage = load_usage(args.usage, usage_schemas())
-    if args.stack:
-        from mlp.plan import plan_stack
+    from mlp.plan import planned_or_loaded
 
-        resources = plan_stack(args.stack, args.config_file).resources
-    else:
-        resources = load_document(args.state)
+    resources = planned_or_loaded(args.state, args.stack, args.config_file)
     result = estimate(resources, usage, args.region, group_keys)
     if args.format == "json":
         sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n")

@@ -21,10 +21,15 @@ from components.config import PlatformConfig
 from mlp.errors import UserError
 from mlp.offline import OfflineRun, export_document, run_program
 from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
-from mlp.state import StateResource, resources_from_document
-from mlp.tagcheck import Coverage, aws_tag_coverage, kubernetes_label_coverage, tag_limit_problems
-from policy.rules import violations
+from mlp.state import StateResource, load_document, resources_from_document
+from mlp.tagcheck import (
+    Coverage,
+    aws_tag_coverage,
+    kubernetes_label_coverage,
+    tag_limit_problems,
+)
 from mlp.terminal import output_console
+from policy.rules import violations
 
 
 @dataclass
@@ -64,6 +69,11 @@ def plan_stack(stack: str, config_file: str | None = None) -> Plan:
         # What `pulumi preview --policy-pack policy` would refuse, known before any preview.
         policy_violations=[(r.urn, rule, problem) for r in resources for rule, problem in violations(r.type, r.inputs)],
     )
+
+
+def planned_or_loaded(state: str | None, stack: str | None, config_file: str | None = None) -> list[StateResource]:
+    """The resources `mlp cost` and `mlp report` work on: a stack planned offline, or a document."""
+    return plan_stack(stack, config_file).resources if stack else load_document(state)
 
 
 def _component_table(plan: Plan) -> Table:

@@ -328,10 +328,11 @@ def _render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["section", "key", "value", "actualCost", "estimatedCost", "difference"])
-    for key, lines in report.as_json()["groups"].items():
+    data = report.as_json()
+    for key, lines in data["groups"].items():
         for line in lines:
             writer.writerow(["group", key, line["value"], line["actualCost"], line["estimatedCost"] or "", line["difference"] or ""])
-    for line in report.as_json()["idleGpus"]:
+    for line in data["idleGpus"]:
         writer.writerow(["idle-gpu", line["nodePool"], line["instanceType"], line["idleCost"] or "", "", ""])
     return out.getvalue()
 
@@ -340,17 +341,12 @@ def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from mlp.cost import region_of, usage_schemas
-    from mlp.state import load_document
+    from mlp.plan import planned_or_loaded
     from mlp.usage import load_usage
 
     if bool(args.state) == bool(args.stack):
         raise UserError("command line", "give either a STATE.json file or --stack STACK", key="STATE")
-    if args.stack:
-        from mlp.plan import plan_stack
-
-        resources = plan_stack(args.stack).resources
-    else:
-        resources = load_document(args.state)
+    resources = planned_or_loaded(args.state, args.stack)
     start, end = _default_period(date.today())
     start = _date("--start", args.start) if args.start else start
     end = _date("--end", args.end) if args.end else end
