@@ -1709,8 +1709,14 @@ class PlatformConfig:
 AWS_KEYS = ("aws:region", "aws:profile")
 
 
-def _project_key(name: str) -> str:
-    return f"{PROJECT_NAMESPACE}:{name}"
+class _ProjectSection(_Section):
+    """The top level: keys read as `mlplatform:key`, as they are written in the stack file."""
+
+    def __init__(self, data: dict[str, Any]):
+        super().__init__(data, PROJECT_NAMESPACE)
+
+    def key(self, name: str) -> str:
+        return f"{PROJECT_NAMESPACE}:{name}"
 
 
 def parse_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
@@ -1728,9 +1734,7 @@ def parse_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
         _string(aws_profile, "aws:profile")
 
     project_values = {key.split(":", 1)[1]: value for key, value in raw.items() if key.startswith(PROJECT_NAMESPACE + ":")}
-    top = _Section(project_values, PROJECT_NAMESPACE)
-    # Keys of the top level read as `mlplatform:key` (how they are written in the stack file).
-    top.key = _project_key  # type: ignore[method-assign]
+    top = _ProjectSection(project_values)
 
     environment = top.get("environment", one_of(*ENVIRONMENTS))
     if environment != stack:
