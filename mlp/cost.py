@@ -41,6 +41,7 @@ ZERO = Decimal(0)
 CENT = Decimal("0.01")
 GIB = Decimal(1024) ** 3
 DEFAULT_GROUP_KEYS = ("Environment", "Team", "Component")
+UNTAGGED = "(untagged)"  # the group of what lacks a tag, here and in `mlp report`
 DEFAULT_REGION = "us-east-1"  # the AWS provider's own default when nothing sets a region
 # Cost tags as Kubernetes labels (DESIGN.md: the same facts as labels).
 TAG_LABELS = {"CostCenter": "cost-center", "Environment": "environment", "Team": "team", "Component": "component", "Project": "project"}
@@ -868,7 +869,7 @@ def group_value(resource: StateResource, key: str, stack_tags: dict[str, str] | 
         return str(labels[label])
     if key == "Component":
         return resource.component
-    return (stack_tags or {}).get(key) or "(untagged)"
+    return (stack_tags or {}).get(key) or UNTAGGED
 
 
 def stack_default_tags(resources: list[StateResource]) -> dict[str, str]:

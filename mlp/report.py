@@ -24,20 +24,22 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mlp.cost import (
+    CENT,
+    UNTAGGED,
+    ZERO,
+    estimate,
+    money,
+    region_of,
+    usage_schemas,
+)
 from mlp.errors import ServiceError, UserError
 from mlp.gpu_agent import NAMESPACE as GPU_NAMESPACE
+from mlp.prices import HOURS_PER_MONTH
 from mlp.terminal import output_console
 
-HOURS_PER_MONTH = Decimal(730)
-ZERO = Decimal(0)
-CENT = Decimal("0.01")
 DEFAULT_GROUP_KEYS = ("Team", "Component")
 COST_METRIC = "UnblendedCost"
-UNTAGGED = "(untagged)"  # the value the estimate and this report give spend that lacks a tag
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
 
 
 # --- what AWS says ------------------------------------------------------------------------------
@@ -193,33 +195,30 @@ class Report:
         return Decimal((self.end - self.start).days * 24)
 
     def as_json(self) -> dict[str, Any]:
-        def optional(value):
-            return None if value is None else _money(value)
-
         idle_costs = [line.idle_cost for line in self.idle if line.idle_cost is not None]
         first_key = next(iter(self.groups), None)
         return {
             "currency": self.currency,
             "environment": self.environment,
             "period": {"start": self.start.isoformat(), "end": self.end.isoformat(), "hours": int(self.hours)},
-            "totalActualCost": _money(sum((line.actual for line in self.groups.get(first_key, [])), ZERO)),
-            "totalEstimatedCost": optional(sum((line.estimate or ZERO for line in self.groups.get(first_key, [])), ZERO)) if first_key else None,
+            "totalActualCost": money(sum((line.actual for line in self.groups.get(first_key, [])), ZERO)),
+            "totalEstimatedCost": money(sum((line.estimate or ZERO for line in self.groups.get(first_key, [])), ZERO)) if first_key else None,
             "groups": {
-                key: [{"value": line.value, "actualCost": _money(line.actual), "estimatedCost": optional(line.estimate),
-                       "difference": optional(line.difference)} for line in lines]
+                key: [{"value": line.value, "actualCost": money(line.actual), "estimatedCost": money(line.estimate),
+                       "difference": money(line.difference)} for line in lines]
                 for key, lines in self.groups.items()
             },
-            "untaggedCost": {key: _money(value) for key, value in self.untagged.items()},
-            "costWithoutEnvironmentTag": _money(self.spend_without_environment_tag),
+            "untaggedCost": {key: money(value) for key, value in self.untagged.items()},
+            "costWithoutEnvironmentTag": money(self.spend_without_environment_tag),
             "idleGpus": [
                 {"nodePool": line.node_pool, "instanceType": line.instance_type, "gpuHours": str(line.gpu_hours.quantize(CENT)),
                  "idleGpuHours": str(line.idle_gpu_hours.quantize(CENT)), "idleShare": str(line.idle_share.quantize(Decimal("0.001"))),
-                 "idleCost": optional(line.idle_cost), "priceNotFound": line.price_per_gpu_hour is None}
+                 "idleCost": money(line.idle_cost), "priceNotFound": line.price_per_gpu_hour is None}
                 for line in self.idle
             ],
-            "idleGpuCost": _money(sum(idle_costs, ZERO)),
+            "idleGpuCost": money(sum(idle_costs, ZERO)),
             "budgets": [
-                {"name": b.name, "limit": _money(b.limit), "actualCost": _money(b.actual), "forecastedCost": optional(b.forecast),
+                {"name": b.name, "limit": money(b.limit), "actualCost": money(b.actual), "forecastedCost": money(b.forecast),
                  "percentUsed": str(b.percent_used.quantize(Decimal("0.1")))}
                 for b in self.budgets
             ],
@@ -228,8 +227,6 @@ class Report:
 
 def build_report(resources, environment: str, start: date, end: date, group_keys: tuple[str, ...], usage, clients: dict,
                  cluster: str | None, budget_prefix: str) -> Report:
-    from mlp.cost import estimate
-
     estimated = estimate(resources, usage, group_keys=group_keys)
     report = Report(environment, start, end, estimated.catalogue.currency)
     scale = report.hours / HOURS_PER_MONTH  # the estimate is per 730-hour month
@@ -340,7 +337,6 @@ def _render_csv(report: Report) -> str:
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from mlp.cost import region_of, usage_schemas
     from mlp.plan import planned_or_loaded
     from mlp.usage import load_usage
 
