@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from mlp.cost import (
     DEFAULT_GROUP_KEYS,
+    ZERO,
     Estimate,
     ResourceCost,
     estimate,
@@ -27,7 +28,6 @@ from mlp.cost import (
 from mlp.state import StateResource, load_document
 from mlp.usage import UsageFile, load_usage
 
-ZERO = Decimal(0)
 # GitHub refuses comments above 65,536 characters and CI posts one comment for three stacks:
 # each stack's details table stops at this many rows or characters, whichever comes first.
 MAX_DETAIL_ROWS = 150
