@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pulumi.runtime import settings as pulumi_settings
 
 from components.tagging import is_taggable
 from mlp import PROJECT_ROOT
+from mlp.state import decode_default_tags
 
 PROJECT = "mlplatform"
 MOCK_ACCOUNT_ID = "123456789012"
@@ -345,10 +345,7 @@ def _dependency_order(recorded: list[RecordedResource]) -> list[RecordedResource
 
 def provider_default_tags(provider_resource: dict) -> dict[str, str]:
     """The AWS provider's default tags; the engine passes them JSON-encoded."""
-    value = (provider_resource.get("inputs") or {}).get("defaultTags")
-    if isinstance(value, str):
-        value = json.loads(value) if value else {}
-    return dict((value or {}).get("tags") or {})
+    return decode_default_tags((provider_resource.get("inputs") or {}).get("defaultTags"))
 
 
 def export_document(run: OfflineRun, pulumi_version: str | None = None) -> dict[str, Any]:

@@ -73,7 +73,11 @@ def _merge_tags(resource: StateResource, default_tags: dict[str, dict]) -> dict[
 
 
 def provider_default_tags(resource: StateResource) -> dict[str, str]:
-    value = resource.inputs.get("defaultTags") or resource.outputs.get("defaultTags")
+    return decode_default_tags(resource.inputs.get("defaultTags") or resource.outputs.get("defaultTags"))
+
+
+def decode_default_tags(value: Any) -> dict[str, str]:
+    """An AWS provider's `defaultTags` block, however the engine recorded it."""
     if isinstance(value, str):
         try:
             value = json.loads(value) if value else {}
