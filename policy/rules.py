@@ -7,18 +7,18 @@ component cannot slip past the cost-tag contract. Inputs are the engine's camelC
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from components.config import ENVIRONMENTS
 from components.tagging import (
     COMPONENTS,
     REQUIRED_TAG_KEYS,
     STACK_WIDE_TAG_KEYS,
     is_taggable,
 )
+from mlp.state import decode_default_tags
 
-ENVIRONMENTS = ("dev", "staging", "prod")
 LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 
 
@@ -40,10 +40,7 @@ def _resource_tags(resource_type: str, props: dict[str, Any]) -> list[str]:
 
 
 def _provider_default_tags(resource_type: str, props: dict[str, Any]) -> list[str]:
-    value = props.get("defaultTags") or {}
-    if isinstance(value, str):
-        value = json.loads(value) if value else {}
-    tags = (value or {}).get("tags") or {}
+    tags = decode_default_tags(props.get("defaultTags"))
     problems = [f"provider default_tags lack '{key}'" for key in STACK_WIDE_TAG_KEYS if not tags.get(key)]
     if tags.get("Environment") and tags["Environment"] not in ENVIRONMENTS:
         problems.append(f"Environment default tag {tags['Environment']!r} is not one of {', '.join(ENVIRONMENTS)}")
