@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 from rich.console import Console
 from rich.table import Table
 
+from components.tagging import LABEL_FOR_TAG
 from mlp.errors import UserError
 from mlp.prices import (
     HOURS_PER_MONTH,
@@ -44,7 +45,8 @@ DEFAULT_GROUP_KEYS = ("Environment", "Team", "Component")
 UNTAGGED = "(untagged)"  # the group of what lacks a tag, here and in `mlp report`
 DEFAULT_REGION = "us-east-1"  # the AWS provider's own default when nothing sets a region
 # Cost tags as Kubernetes labels (DESIGN.md: the same facts as labels).
-TAG_LABELS = {"CostCenter": "cost-center", "Environment": "environment", "Team": "team", "Component": "component", "Project": "project"}
+# The project is the `app.kubernetes.io/part-of` label (components.tagging.CostTagging.k8s_labels).
+TAG_LABELS = {**LABEL_FOR_TAG, "Project": "app.kubernetes.io/part-of"}
 
 
 def quantity_text(value: Decimal) -> str:
