@@ -16,6 +16,9 @@ from components.iam import policy_document
 from components.tagging import REQUIRED_TAG_KEYS, CostTagging
 
 COMPONENT = "cost-controls"
+# The cost a budget and `mlp report` measure: what AWS bills before discounts are spread.
+# pulumi-aws 7 requires `metrics` together with `filter_expression`.
+COST_METRIC = "UnblendedCost"
 
 
 def _tag_filter(key: str, value: str, nested: bool) -> dict:
@@ -94,6 +97,7 @@ class CostControls(pulumi.ComponentResource):
             limit_unit="USD",
             time_unit="MONTHLY",
             filter_expression=cost_filter,
+            metrics=COST_METRIC,
             notifications=notifications,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),

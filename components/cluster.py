@@ -38,6 +38,7 @@ from components.nodepools import (
     ROOT_DEVICE_NAME,
     NodePools,
 )
+from components.storage import ebs_storage_class
 from components.tagging import CostTagging
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -48,6 +49,7 @@ INGRESS_CLASS = "alb"
 AWS_LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
 AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+DEFAULT_TAGS_LOW_PRIORITY = "EnableDefaultTagsLowPriority"
 EBS_CSI_CONTROLLER_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 _LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).parent / "data" / "aws_load_balancer_controller_iam_policy.json"
 
@@ -249,6 +251,10 @@ class Cluster(pulumi.ComponentResource):
         )
         self.system_node_selector: dict[str, str] = {POOL_LABEL: SYSTEM_POOL_NAME}
         addon_settings = {
+            # Without this the CNI's node agent enforces no NetworkPolicy: notebook egress limits
+            # and the model servers' policies would be accepted and do nothing. The add-on's
+            # configuration schema takes the flag as a string.
+            "vpc-cni": {"configuration_values": json.dumps({"enableNetworkPolicy": "true"})},
             "coredns": {"configuration_values": json.dumps({"nodeSelector": self.system_node_selector})},
             "aws-ebs-csi-driver": {
                 # The node plugin must also run on tainted GPU nodes or their PVCs never attach.
@@ -341,20 +347,13 @@ class Cluster(pulumi.ComponentResource):
 
         # --- storage ---------------------------------------------------------------------------
         self.storage_class_name = DEFAULT_STORAGE_CLASS
-        self.storage_class = k8s.storage.v1.StorageClass(
+        self.storage_class = ebs_storage_class(
             f"{name}-{DEFAULT_STORAGE_CLASS}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=DEFAULT_STORAGE_CLASS,
-                labels=tagging.k8s_labels(COMPONENT, app="ebs-storage"),
-                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
-            ),
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", **tagging.ebs_csi_storage_class_parameters(COMPONENT)},
-            # Volumes are created in the AZ of the node the pod lands on, never stranded elsewhere.
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            reclaim_policy="Delete",
+            DEFAULT_STORAGE_CLASS,
+            labels=tagging.k8s_labels(COMPONENT, app="ebs-storage"),
+            tag_parameters=tagging.ebs_csi_storage_class_parameters(COMPONENT),
             opts=with_k8s,
+            default=True,
         )
 
         # --- team namespaces -------------------------------------------------------------------
@@ -433,11 +432,15 @@ class Cluster(pulumi.ComponentResource):
                 "createIngressClassResource": True,
                 "ingressClass": INGRESS_CLASS,
                 "ingressClassConfig": {"default": False},
-                # Load balancers the controller creates carry the cost tags too.
+                # Load balancers the controller creates carry the cost tags too. A model server's
+                # Ingress names its own team and component (`alb.ingress.kubernetes.io/tags`):
+                # without the gate the controller's defaults win and bill every ALB to the platform.
+                # The gate exists from controller v2.14.1 (chart 1.14.1).
                 "defaultTags": tagging.all_tags(COMPONENT),
+                "controllerConfig": {"featureGates": {DEFAULT_TAGS_LOW_PRIORITY: True}},
                 # Only Services that ask for it get an NLB; others keep their own load balancer class.
                 "enableServiceMutatorWebhook": False,
-                "podLabels": tagging.k8s_labels(COMPONENT, app="aws-load-balancer-controller"),
+                "podLabels": tagging.cost_labels(COMPONENT),
             },
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -33,7 +33,7 @@ from components.iam import (
     pod_identity_role,
     policy_document,
 )
-from components.tagging import CostTagging
+from components.tagging import LABEL_FOR_TAG, CostTagging
 
 if TYPE_CHECKING:
     from components.cluster import Cluster
@@ -256,7 +256,7 @@ class NodePools(pulumi.ComponentResource):
                 "replicas": spec.controller_replicas,
                 # Karpenter must never run on capacity it manages: it could remove its own node.
                 "nodeSelector": cluster.system_node_selector,
-                "podLabels": tagging.k8s_labels(COMPONENT, app="karpenter"),
+                "podLabels": tagging.cost_labels(COMPONENT),
                 "controller": {
                     # The region from config, not instance metadata, which may sit beyond the pod's hop limit.
                     "env": [{"name": "AWS_REGION", "value": config.region}],
@@ -310,7 +310,7 @@ class NodePools(pulumi.ComponentResource):
             pool_spec: dict = {
                 "template": {
                     # Only the cost labels and the pool label: Karpenter refuses kubernetes.io domains here.
-                    "metadata": {"labels": {**{key: labels[key] for key in ("cost-center", "environment", "team", "component")}, POOL_LABEL: pool.name}},
+                    "metadata": {"labels": {**{key: labels[key] for key in LABEL_FOR_TAG.values()}, POOL_LABEL: pool.name}},
                     "spec": template_spec,
                 },
                 "disruption": {

@@ -34,6 +34,7 @@ from components.config import NotebookProfileConfig, NotebooksConfig, PlatformCo
 from components.datalake import DataLake
 from components.nodepools import GPU_RESOURCE
 from components.registries import Registries
+from components.storage import ebs_storage_class
 from components.tagging import CostTagging
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ HUB_DATABASE_SIZE = "1Gi"
 # The EKS Pod Identity agent listens on this link-local address on every node.
 POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Karpenter never voluntarily disrupts a node running a pod with this annotation.
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 
 
 def team_service_account(team: str) -> str:
@@ -78,7 +81,28 @@ def _memory(gibibytes: int) -> str:
     return f"{gibibytes}G"
 
 
-def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placement: Placement, repository_urls: dict[str, str]) -> dict[str, Any]:
+def team_storage_class(team: str) -> str:
+    return f"notebooks-{team}"
+
+
+def team_override(team: str, tagging: CostTagging) -> dict[str, Any]:
+    """What choosing a team changes on a user server: its data access and who pays for it.
+
+    KubeSpawner merges dict overrides into the configured value, so the team's cost labels replace
+    the platform team's while the chart's own labels (`hub.jupyter.org/network-access-hub`) stay."""
+    labels = tagging.cost_labels(COMPONENT, team)
+    return {
+        "service_account": team_service_account(team),
+        "environment": {"MLPLATFORM_TEAM": team},
+        "extra_labels": labels,
+        "storage_extra_labels": labels,
+        # The home volume is billed to the team: its class tags EBS volumes with the team's tags.
+        "storage_class": team_storage_class(team),
+    }
+
+
+def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placement: Placement, repository_urls: dict[str, str],
+                  tagging: CostTagging) -> dict[str, Any]:
     """One entry of KubeSpawner's profile_list."""
     override: dict[str, Any] = {
         "image": profile_image(profile, repository_urls),
@@ -111,13 +135,7 @@ def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placem
             "team": {
                 "display_name": "Team (data-lake access)",
                 "choices": {
-                    team: {
-                        "display_name": team,
-                        "kubespawner_override": {
-                            "service_account": team_service_account(team),
-                            "environment": {"MLPLATFORM_TEAM": team},
-                        },
-                    }
+                    team: {"display_name": team, "kubespawner_override": team_override(team, tagging)}
                     for team in teams
                 },
             }
@@ -215,13 +233,13 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
     # Stopping a server never deletes its PVC; this also keeps it when a user is deleted.
     hub_config["KubeSpawner"] = {"delete_pvc": False}
 
-    def labels(app: str) -> dict[str, str]:
-        return tagging.k8s_labels(COMPONENT, app=app)
-
+    # Only the cost labels: the chart owns `component`, `app`, `release` and the app.kubernetes.io
+    # names it selects its pods on.
+    labels = tagging.cost_labels(COMPONENT)
     return {
         "hub": {
             "nodeSelector": system,
-            "labels": labels("jupyterhub-hub"),
+            "labels": labels,
             "config": hub_config,
             "extraEnv": hub_env,
             "extraConfig": hub_extra_config,
@@ -230,19 +248,24 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
         "proxy": {
             # The ALB reaches the proxy through the ingress; no second load balancer.
             "service": {"type": "ClusterIP"},
-            "labels": labels("jupyterhub-proxy"),
+            "labels": labels,
             "chp": {"nodeSelector": system},
         },
         "singleuser": {
             "image": {"name": image_name, "tag": image_tag},
             "startTimeout": notebooks.start_timeout_seconds,
-            "extraLabels": {**labels("jupyterhub-user"), "hub.jupyter.org/network-access-hub": "true"},
+            # The chart's default `hub.jupyter.org/network-access-hub` label stays: Helm merges maps.
+            "extraLabels": labels,
+            # Consolidation must never stop a running server: in-memory work would be lost. The
+            # culler stops idle servers, and the pool's termination grace period bounds how long a
+            # server can hold an expiring node.
+            "extraAnnotations": {DO_NOT_DISRUPT: "true"},
             "extraEnv": {"AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region},
             "storage": {
                 "type": "dynamic",
                 "capacity": f"{notebooks.storage_capacity_gi}Gi",
                 "dynamic": {"storageClass": placement.storage_class_name},
-                "extraLabels": labels("jupyterhub-home"),
+                "extraLabels": labels,
             },
             # System nodes carry no taint and the user scheduler packs pods onto the fullest node:
             # without this, user servers would fill the nodes the hub and cluster add-ons need.
@@ -254,10 +277,10 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
             "networkPolicy": {
                 "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT_CIDR}}], "ports": [{"port": 80, "protocol": "TCP"}]}],
             },
-            "profileList": [profile_entry(p, config.team_names, placement, repository_urls) for p in notebooks.profiles],
+            "profileList": [profile_entry(p, config.team_names, placement, repository_urls, tagging) for p in notebooks.profiles],
         },
         "scheduling": {
-            "userScheduler": {"enabled": True, "nodeSelector": system, "labels": labels("jupyterhub-user-scheduler")},
+            "userScheduler": {"enabled": True, "nodeSelector": system, "labels": labels},
             # Karpenter adds nodes on demand; overprovisioning pods would keep paid nodes idle.
             "userPlaceholder": {"enabled": False},
             "corePods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},
@@ -328,6 +351,17 @@ class Notebooks(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.team_storage_classes = {
+            team: ebs_storage_class(
+                f"{name}-{team_storage_class(team)}",
+                team_storage_class(team),
+                labels=tagging.k8s_labels(COMPONENT, team, app="notebook-storage"),
+                tag_parameters=tagging.ebs_csi_storage_class_parameters(COMPONENT, team),
+                opts=child,
+            )
+            for team in config.team_names
+        }
+
         # The chart's Services pass the load balancer controller's webhook (it fails closed while the
         # controller is down) and its volumes need the tagged StorageClass.
         release_dependencies: list[pulumi.Resource] = [
@@ -335,6 +369,7 @@ class Notebooks(pulumi.ComponentResource):
             *self.service_accounts.values(),
             cluster.load_balancer_controller,
             cluster.storage_class,
+            *self.team_storage_classes.values(),
         ]
         if notebooks.auth.type == "oidc":
             client_secret = aws.secretsmanager.get_secret_version_output(

@@ -21,13 +21,42 @@ STACK_WIDE_TAG_KEYS = ("CostCenter", "Environment", "Project", "ManagedBy")
 COMPONENTS = ("network", "datalake", "compute", "notebooks", "registries", "endpoints", "cost-controls")
 MANAGED_BY = "pulumi"
 
-# Kubernetes label names carrying the same facts as the AWS tags.
+# Kubernetes label names carrying the same facts as the AWS tags. Prefixed, because unprefixed
+# keys collide with labels charts and controllers own: JupyterHub selects its Deployments on
+# `component`, and KubeSpawner overwrites `component` on user pods.
+LABEL_PREFIX = "mlplatform.io/"
 LABEL_FOR_TAG = {
-    "CostCenter": "cost-center",
-    "Environment": "environment",
-    "Team": "team",
-    "Component": "component",
+    "CostCenter": f"{LABEL_PREFIX}cost-center",
+    "Environment": f"{LABEL_PREFIX}environment",
+    "Team": f"{LABEL_PREFIX}team",
+    "Component": f"{LABEL_PREFIX}component",
 }
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+NAME_LABEL = "app.kubernetes.io/name"
+
+# Label keys a chart or controller owns: setting one breaks selectors or is overwritten.
+# `app.kubernetes.io/name` and `managed-by` belong to the chart on what a chart renders, so chart
+# values only ever get `cost_labels`, never `k8s_labels`.
+OWNED_LABEL_KEYS = frozenset({
+    "component", "app", "release", "heritage", "chart",
+    "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/component", "helm.sh/chart",
+})
+OWNED_LABEL_PREFIXES = ("hub.jupyter.org/", "karpenter.sh/", "karpenter.k8s.aws/", "eks.amazonaws.com/",
+                        "kueue.x-k8s.io/", "ray.io/", "sparkoperator.k8s.io/")
+# Kubernetes reserves the kubernetes.io and k8s.io domains; of those, the platform sets only the
+# recommended app labels that describe what it declares itself.
+PLATFORM_APP_LABELS = frozenset({PART_OF_LABEL, MANAGED_BY_LABEL, NAME_LABEL})
+
+
+def is_owned_label(key: str) -> bool:
+    """Whether a label key belongs to a chart, a controller or Kubernetes itself."""
+    # Pod Security admission reads these from namespaces; setting them is the namespace owner's job.
+    if key in PLATFORM_APP_LABELS or key.startswith("pod-security.kubernetes.io/"):
+        return False
+    domain = key.split("/", 1)[0] if "/" in key else ""
+    reserved = any(domain == d or domain.endswith("." + d) for d in ("kubernetes.io", "k8s.io"))
+    return key in OWNED_LABEL_KEYS or reserved or key.startswith(OWNED_LABEL_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -101,14 +130,19 @@ class CostTagging:
 
     # --- Kubernetes labels ----------------------------------------------------------------
 
-    def k8s_labels(self, component: str, team: Optional[str] = None, app: Optional[str] = None) -> dict[str, str]:
-        """Labels that let in-cluster cost tools allocate by the same facts as the AWS tags."""
+    def cost_labels(self, component: str, team: Optional[str] = None) -> dict[str, str]:
+        """The cost facts as labels: what chart values may add to what a chart renders."""
         tags = self.all_tags(component, team)
         labels = {label: _label_value(tags[key]) for key, label in LABEL_FOR_TAG.items()}
-        labels["app.kubernetes.io/part-of"] = _label_value(self.project)
-        labels["app.kubernetes.io/managed-by"] = MANAGED_BY
+        labels[PART_OF_LABEL] = _label_value(self.project)
+        return labels
+
+    def k8s_labels(self, component: str, team: Optional[str] = None, app: Optional[str] = None) -> dict[str, str]:
+        """Labels of an object the platform declares itself: cost facts, manager and name."""
+        labels = self.cost_labels(component, team)
+        labels[MANAGED_BY_LABEL] = MANAGED_BY
         if app:
-            labels["app.kubernetes.io/name"] = _label_value(app)
+            labels[NAME_LABEL] = _label_value(app)
         return labels
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from components.budgets import COST_METRIC
 from mlp.cost import (
     CENT,
     UNTAGGED,
@@ -39,7 +40,6 @@ from mlp.prices import HOURS_PER_MONTH
 from mlp.terminal import output_console
 
 DEFAULT_GROUP_KEYS = ("Team", "Component")
-COST_METRIC = "UnblendedCost"
 
 
 # --- what AWS says ------------------------------------------------------------------------------

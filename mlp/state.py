@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.tagging import LABEL_FOR_TAG
 from mlp.errors import UserError
 from mlp.files import read_json
 
@@ -53,8 +54,8 @@ class StateResource:
         if self.tags.get("Component"):
             return self.tags["Component"]
         labels = ((self.inputs.get("metadata") or {}).get("labels") or {}) if isinstance(self.inputs.get("metadata"), dict) else {}
-        if labels.get("component"):
-            return labels["component"]
+        if labels.get(LABEL_FOR_TAG["Component"]):
+            return labels[LABEL_FOR_TAG["Component"]]
         for type_token in reversed(self.qualified_type.split("$")):
             parts = type_token.split(":")
             if parts[0] == "mlplatform" and len(parts) == 3 and parts[1] != "index":

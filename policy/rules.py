@@ -13,8 +13,10 @@ from typing import Any, Callable
 from components.config import ENVIRONMENTS
 from components.tagging import (
     COMPONENTS,
+    LABEL_FOR_TAG,
     REQUIRED_TAG_KEYS,
     STACK_WIDE_TAG_KEYS,
+    is_owned_label,
     is_taggable,
 )
 from mlp.state import decode_default_tags
@@ -87,6 +89,19 @@ def _storage_class(resource_type: str, props: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _kubernetes_labels(resource_type: str, props: dict[str, Any]) -> list[str]:
+    metadata = props.get("metadata") if isinstance(props.get("metadata"), dict) else {}
+    labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+    problems = [f"metadata.labels lack the cost label '{label}'" for label in LABEL_FOR_TAG.values() if not labels.get(label)]
+    problems += [f"metadata.labels set '{key}', a key a chart, controller or Kubernetes owns" for key in sorted(labels) if is_owned_label(key)]
+    return problems
+
+
+def _is_declared_kubernetes_object(resource_type: str) -> bool:
+    # A Helm release is not an object in the cluster: what it renders is checked against the chart.
+    return resource_type.startswith("kubernetes:") and not resource_type.startswith("kubernetes:helm.sh/")
+
+
 RULES = (
     Rule("cost-tags-on-aws-resources", "Every taggable AWS resource sets the Team and Component cost tags.",
          lambda t: t.startswith("aws:") and is_taggable(t), _resource_tags),
@@ -98,6 +113,8 @@ RULES = (
          lambda t: t.startswith("kubernetes:karpenter.k8s.aws/") and t.endswith(":EC2NodeClass"), _node_class),
     Rule("ebs-storage-classes-tagged", "EBS StorageClasses encrypt and tag the volumes they create.",
          lambda t: t == "kubernetes:storage.k8s.io/v1:StorageClass", _storage_class),
+    Rule("kubernetes-cost-labels", "Kubernetes objects carry the mlplatform.io cost labels and no label key a chart or controller owns.",
+         _is_declared_kubernetes_object, _kubernetes_labels),
 )
 
 

@@ -58,3 +58,22 @@ def test_report_finds_the_budgets_by_name_prefix():
     """`mlp report` selects an environment's budgets by `<project>-<environment>-`."""
     plan = planned("prod")
     assert all(name.startswith(f"{plan.config.project}-prod-") for name in _budgets("prod"))
+
+
+def _provider_metrics() -> set[str]:
+    """The metric names the installed pulumi-aws documents for `Budget.metrics`."""
+    import re
+
+    import pulumi_aws as aws
+
+    doc = aws.budgets.BudgetArgs.metrics.fget.__doc__
+    return set(re.findall(r"`(\w+)`", doc.split("Valid values are", 1)[1].split(".")[0]))
+
+
+def test_filter_expressions_come_with_the_metrics_the_provider_requires(stack):
+    # pulumi-aws 7 refuses `filter_expression` without `metrics`: the mocks would not notice.
+    assert "UnblendedCost" in _provider_metrics()
+    for budget in _budgets(stack).values():
+        assert "filterExpression" in budget.inputs
+        assert budget.inputs.get("metrics") in _provider_metrics()
+        assert "costTypes" not in budget.inputs  # conflicts with metrics

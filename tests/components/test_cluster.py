@@ -4,12 +4,14 @@ a hardened on-demand system node group, the default encrypted StorageClass and t
 import json
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES, kubeconfig
 from components.nodepools import POOL_LABEL
 from components.tagging import REQUIRED_TAG_KEYS
 from mlp.offline import provider_default_tags
+from mlp.upstream import chart_dir
 from tests.conftest import planned, run_mlp, stack_yaml
 
 
@@ -129,6 +131,17 @@ def test_addons_are_pinned_to_config_versions(stack):
     assert json.loads(ebs.inputs["configurationValues"])["node"] == {"tolerateAllTaints": True}
 
 
+def test_network_policies_are_enforced_by_the_cni(stack):
+    # Without the flag, every NetworkPolicy the platform declares (notebook egress, model servers)
+    # is accepted by the API server and enforced by nothing.
+    addons = {a.inputs["addonName"]: a for a in _resources(stack, "aws:eks/addon:Addon")}
+    values = json.loads(addons["vpc-cni"].inputs["configurationValues"])
+    assert values["enableNetworkPolicy"] == "true"
+    # Network policy needs a CNI of at least 1.14 (the node agent).
+    major, minor = (int(part) for part in addons["vpc-cni"].inputs["addonVersion"].lstrip("v").split(".")[:2])
+    assert (major, minor) >= (1, 14)
+
+
 def test_system_node_group_is_on_demand_through_a_hardened_launch_template(stack):
     spec = planned(stack).config.cluster.system_node_group
     group = _one(stack, "aws:eks/nodeGroup:NodeGroup")
@@ -171,7 +184,9 @@ def test_cluster_security_group_is_discoverable_by_karpenter(stack):
 
 
 def test_default_storage_class_is_encrypted_gp3_and_tags_its_volumes(stack):
-    storage_class = _one(stack, "kubernetes:storage.k8s.io/v1:StorageClass")
+    # Notebooks declare one class per team (billed to the team); the cluster owns the default.
+    (storage_class,) = [c for c in _resources(stack, "kubernetes:storage.k8s.io/v1:StorageClass")
+                        if (c.inputs["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
     assert storage_class.inputs["metadata"]["name"] == "gp3-encrypted"
     assert storage_class.inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
     assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
@@ -193,7 +208,7 @@ def test_every_team_gets_a_namespace_with_quota_and_limits(stack):
     for team in plan.config.team_names:
         quota = spec.team_quota(team)
         labels = namespaces[team].inputs["metadata"]["labels"]
-        assert labels["team"] == team and labels["component"] == "compute"
+        assert labels["mlplatform.io/team"] == team and labels["mlplatform.io/component"] == "compute"
         assert quotas[team]["requests.nvidia.com/gpu"] == str(quota.gpus)
         assert quotas[team]["requests.cpu"] == str(quota.cpu)
         assert quotas[team]["requests.memory"] == f"{quota.memory_gi}Gi"
@@ -231,6 +246,16 @@ def test_load_balancer_controller_is_pinned_and_uses_pod_identity(stack):
     actions = {a for s in json.loads(policy.inputs["policy"])["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:RegisterTargets", "ec2:DescribeSubnets"} <= actions
     assert not any(action.endswith(":*") for action in actions)
+
+
+def test_ingress_tags_win_over_the_load_balancer_controller_defaults(stack):
+    # Model-serving ALBs name their team in `alb.ingress.kubernetes.io/tags`; the controller's
+    # default tags win unless this gate is on, billing every ALB to the platform team.
+    (release,) = [r for r in _resources(stack, "kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "aws-load-balancer-controller"]
+    assert release.inputs["values"]["controllerConfig"]["featureGates"] == {"EnableDefaultTagsLowPriority": True}
+    # The gate exists from controller v2.14.1: the pinned chart must ship at least that controller.
+    chart = yaml.safe_load((chart_dir("aws-load-balancer-controller", release.inputs["version"]) / "Chart.yaml").read_text())
+    assert tuple(int(part) for part in chart["appVersion"].lstrip("v").split(".")) >= (2, 14, 1)
 
 
 # --- bad configuration: exit 2 and one line naming the file and key ---------------------------

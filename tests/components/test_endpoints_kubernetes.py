@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.tagging import LABEL_FOR_TAG
 from components.endpoints_kubernetes import GPU_RESOURCE, POD_USER_ID, TRACK_LABEL
 from mlp import PROJECT_ROOT
 from tests.conftest import STACKS, planned
@@ -255,8 +256,8 @@ def test_every_object_carries_the_cost_labels(stack):
     assert objects
     for manifest in objects:
         labels = manifest["metadata"]["labels"]
-        assert {"cost-center", "environment", "team", "component"} <= set(labels)
-        assert labels["component"] == "endpoints"
+        assert set(LABEL_FOR_TAG.values()) <= set(labels)
+        assert labels["mlplatform.io/component"] == "endpoints"
 
 
 def test_objects_pass_strict_kubernetes_validation(stack, tmp_path):

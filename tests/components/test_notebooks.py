@@ -18,7 +18,7 @@ from components.notebooks import (
     OAUTH_SECRET_NAME,
     team_service_account,
 )
-from components.tagging import LABEL_FOR_TAG, REQUIRED_TAG_KEYS
+from components.tagging import LABEL_FOR_TAG, REQUIRED_TAG_KEYS, is_owned_label
 from mlp.cli import main
 from mlp.errors import UserError
 from mlp.plan import plan_stack
@@ -71,7 +71,7 @@ def test_the_release_waits_for_the_load_balancer_controller_and_the_storage_clas
 def test_the_notebooks_namespace_is_declared_and_labelled(stack):
     namespaces = [r for r in planned(stack).run.by_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == NAMESPACE]
     (namespace,) = namespaces
-    assert namespace.inputs["metadata"]["labels"]["component"] == "notebooks"
+    assert namespace.inputs["metadata"]["labels"]["mlplatform.io/component"] == "notebooks"
 
 
 def test_hub_proxy_and_user_scheduler_run_on_system_nodes(stack):
@@ -331,7 +331,34 @@ def test_pods_and_volumes_of_the_chart_carry_the_cost_labels(stack):
     values = _values(stack)
     for labels in (values["hub"]["labels"], values["proxy"]["labels"], values["singleuser"]["extraLabels"], values["singleuser"]["storage"]["extraLabels"]):
         assert all(labels.get(label) for label in LABEL_FOR_TAG.values())
-        assert labels["component"] == "notebooks"
+        assert labels["mlplatform.io/component"] == "notebooks"
+        # JupyterHub selects its Deployments on `component` and 4.x on app.kubernetes.io/name: a
+        # label the chart owns here would break the selector and the API server refuses the Deployment.
+        assert not [key for key in labels if is_owned_label(key) or key in ("app.kubernetes.io/name", "app.kubernetes.io/managed-by")]
+    assert values["scheduling"]["userScheduler"]["labels"] == values["hub"]["labels"]
+
+
+def test_a_notebook_server_and_its_home_are_billed_to_the_team_that_runs_it(stack):
+    plan = planned(stack)
+    classes = {c.inputs["metadata"]["name"]: c for c in plan.run.by_type("kubernetes:storage.k8s.io/v1:StorageClass")}
+    for profile in _values(stack)["singleuser"]["profileList"]:
+        for team, choice in profile["profile_options"]["team"]["choices"].items():
+            override = choice["kubespawner_override"]
+            # KubeSpawner merges dict overrides into singleuser.extraLabels: the team's labels win.
+            for key in ("extra_labels", "storage_extra_labels"):
+                assert override[key]["mlplatform.io/team"] == team
+                assert override[key]["mlplatform.io/component"] == "notebooks"
+                assert override[key]["mlplatform.io/cost-center"] == (plan.config.team(team).cost_center or plan.config.cost_center)
+            # EBS volumes take their tags from the class, not from PVC labels.
+            volume_class = classes[override["storage_class"]]
+            volume_tags = dict(v.split("=", 1) for k, v in volume_class.inputs["parameters"].items() if k.startswith("tagSpecification_"))
+            assert volume_tags["Team"] == team and volume_tags["Component"] == "notebooks"
+            assert set(REQUIRED_TAG_KEYS) <= set(volume_tags)
+
+
+def test_consolidation_never_stops_a_running_notebook(stack):
+    # Karpenter would consolidate a CPU node under a running server and lose its in-memory work.
+    assert _values(stack)["singleuser"]["extraAnnotations"] == {"karpenter.sh/do-not-disrupt": "true"}
 
 
 def test_notebooks_kubernetes_objects_are_valid_and_labelled(stack):

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from components.config import parse_config
-from components.tagging import REQUIRED_TAG_KEYS, CostTagging, is_taggable
+from components.tagging import REQUIRED_TAG_KEYS, CostTagging, is_owned_label, is_taggable
 from tests.conftest import stack_yaml
 
 
@@ -57,16 +57,39 @@ def test_storage_class_parameters_tag_every_volume(tagging):
 
 def test_kubernetes_labels_are_valid_label_values(tagging):
     labels = tagging.k8s_labels("notebooks", "vision", app="jupyterhub")
-    assert labels["cost-center"] == "CC-4220-VISION"
-    assert labels["environment"] == "prod" and labels["team"] == "vision" and labels["component"] == "notebooks"
+    assert labels["mlplatform.io/cost-center"] == "CC-4220-VISION"
+    assert labels["mlplatform.io/environment"] == "prod" and labels["mlplatform.io/team"] == "vision"
+    assert labels["mlplatform.io/component"] == "notebooks"
     assert labels["app.kubernetes.io/name"] == "jupyterhub"
+    assert labels["app.kubernetes.io/part-of"] == "mlplatform" and labels["app.kubernetes.io/managed-by"] == "pulumi"
     for value in labels.values():
         assert re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", value), value
 
 
 def test_label_values_drop_characters_kubernetes_refuses():
     tagging = CostTagging("CC 41/ML:prod", "dev", "mlplatform", "ml-platform")
-    assert tagging.k8s_labels("network")["cost-center"] == "CC-41-ML-prod"
+    assert tagging.k8s_labels("network")["mlplatform.io/cost-center"] == "CC-41-ML-prod"
+
+
+def test_chart_values_get_only_the_cost_labels(tagging):
+    # A chart owns app.kubernetes.io/name and managed-by on what it renders (JupyterHub 4.x selects
+    # its pods on the name): chart values get the cost facts and nothing a chart could select on.
+    labels = tagging.cost_labels("notebooks", "vision")
+    assert set(labels) == {"mlplatform.io/cost-center", "mlplatform.io/environment", "mlplatform.io/team",
+                           "mlplatform.io/component", "app.kubernetes.io/part-of"}
+    assert not any(is_owned_label(key) for key in tagging.k8s_labels("notebooks", "vision", app="x"))
+
+
+@pytest.mark.parametrize("key,owned", [
+    ("component", True), ("app", True), ("release", True), ("heritage", True), ("chart", True),
+    ("hub.jupyter.org/network-access-hub", True), ("karpenter.sh/nodepool", True), ("helm.sh/chart", True),
+    ("app.kubernetes.io/instance", True), ("app.kubernetes.io/component", True), ("node.kubernetes.io/instance-type", True),
+    ("topology.kubernetes.io/zone", True), ("mlplatform.io/team", False), ("mlplatform.io/pool", False),
+    ("app.kubernetes.io/part-of", False), ("app.kubernetes.io/managed-by", False), ("app.kubernetes.io/name", False),
+    ("pod-security.kubernetes.io/enforce", False),
+])
+def test_label_keys_charts_and_controllers_own(key, owned):
+    assert is_owned_label(key) is owned
 
 
 @pytest.mark.parametrize("token,taggable", [

@@ -22,7 +22,8 @@ def test_every_real_stack_passes_every_rule(stack):
 
 
 @pytest.mark.parametrize("rule_name", ["cost-tags-on-aws-resources", "aws-provider-default-tags", "launch-templates-imdsv2-and-tags",
-                                       "karpenter-node-classes-tagged", "ebs-storage-classes-tagged"])
+                                       "karpenter-node-classes-tagged", "ebs-storage-classes-tagged",
+                                       "kubernetes-cost-labels"])
 def test_each_rule_meets_real_resources_in_prod(rule_name):
     rule = next(rule for rule in RULES if rule.name == rule_name)
     assert any(rule.applies(r.type) for r in planned("prod").run.resources)
@@ -56,13 +57,26 @@ def test_launch_template_needs_imdsv2_and_tags_for_everything_it_launches():
 
 
 def test_node_class_and_storage_class_need_all_six_tags():
-    node_class = {"spec": {"tags": {k: v for k, v in FULL_TAGS.items() if k != "Team"}, "metadataOptions": {"httpTokens": "required"}}}
+    node_class = {"metadata": {"labels": TAGGING.k8s_labels("compute")},
+                  "spec": {"tags": {k: v for k, v in FULL_TAGS.items() if k != "Team"}, "metadataOptions": {"httpTokens": "required"}}}
     assert [p for _, p in violations("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", node_class)] == [
         "spec.tags lack Team: Karpenter's instances, volumes and interfaces would be untagged"]
-    storage_class = {"provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true", **TAGGING.ebs_csi_storage_class_parameters("compute")}}
+    storage_class = {"metadata": {"labels": TAGGING.k8s_labels("compute")}, "provisioner": "ebs.csi.aws.com",
+                     "parameters": {"encrypted": "true", **TAGGING.ebs_csi_storage_class_parameters("compute")}}
     assert violations("kubernetes:storage.k8s.io/v1:StorageClass", storage_class) == []
     del storage_class["parameters"]["tagSpecification_1"]
     assert violations("kubernetes:storage.k8s.io/v1:StorageClass", storage_class)[0][0] == "ebs-storage-classes-tagged"
+
+
+def test_kubernetes_objects_carry_cost_labels_and_no_label_a_chart_owns():
+    labelled = {"metadata": {"labels": TAGGING.k8s_labels("notebooks", "vision")}}
+    assert violations("kubernetes:core/v1:ServiceAccount", labelled) == []
+    unprefixed = {"metadata": {"labels": {"cost-center": "CC-1", "environment": "dev", "team": "vision", "component": "notebooks"}}}
+    problems = [p for _, p in violations("kubernetes:core/v1:ServiceAccount", unprefixed)]
+    assert "metadata.labels lack the cost label 'mlplatform.io/team'" in problems
+    assert "metadata.labels set 'component', a key a chart, controller or Kubernetes owns" in problems
+    # What a Helm release renders is checked against the chart, not here.
+    assert violations("kubernetes:helm.sh/v3:Release", unprefixed) == []
 
 
 def test_the_pack_reports_each_problem_mandatorily():
