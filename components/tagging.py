@@ -148,7 +148,7 @@ class CostTagging:
 
 def _label_value(value: str) -> str:
     """Kubernetes label values: <= 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in value)[:63]
+    cleaned = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "-" for ch in value)[:63]
     return cleaned.strip("-_.")
 
 

@@ -69,6 +69,9 @@ def test_kubernetes_labels_are_valid_label_values(tagging):
 def test_label_values_drop_characters_kubernetes_refuses():
     tagging = CostTagging("CC 41/ML:prod", "dev", "mlplatform", "ml-platform")
     assert tagging.k8s_labels("network")["mlplatform.io/cost-center"] == "CC-41-ML-prod"
+    # Letters outside ASCII are refused by Kubernetes although str.isalnum() accepts them.
+    accented = CostTagging("Équipe Données", "dev", "mlplatform", "ml-platform")
+    assert accented.k8s_labels("network")["mlplatform.io/cost-center"] == "quipe-Donn-es"
 
 
 def test_chart_values_get_only_the_cost_labels(tagging):
