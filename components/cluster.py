@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import SYSTEM_POOL_NAME, PlatformConfig
 from components.datalake import DataLake
+from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
 from components.iam import (
     ec2_node_role,
     pod_identity_role,
@@ -51,6 +52,11 @@ AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
 AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 DEFAULT_TAGS_LOW_PRIORITY = "EnableDefaultTagsLowPriority"
 EBS_CSI_CONTROLLER_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+# One active replica reconciles every Ingress and Service; the standbys only answer webhooks.
+# A few hundred ingresses fit in 128Mi; the limit leaves room for a full resync after a restart.
+LOAD_BALANCER_CONTROLLER_RESOURCES = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="512Mi")
+# nobody: the controller only reads its webhook certificate (a Secret volume) and writes nothing.
+LOAD_BALANCER_CONTROLLER_USER_ID = 65534
 _LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).parent / "data" / "aws_load_balancer_controller_iam_policy.json"
 
 # Add-ons the nodes need to become Ready are installed before the node group; the rest after,
@@ -441,6 +447,10 @@ class Cluster(pulumi.ComponentResource):
                 # Only Services that ask for it get an NLB; others keep their own load balancer class.
                 "enableServiceMutatorWebhook": False,
                 "podLabels": tagging.cost_labels(COMPONENT),
+                "image": {"pullPolicy": PULL_ALWAYS},
+                "resources": LOAD_BALANCER_CONTROLLER_RESOURCES.values(),
+                "podSecurityContext": pod_security_context(fs_group=LOAD_BALANCER_CONTROLLER_USER_ID),
+                "securityContext": container_security_context(user=LOAD_BALANCER_CONTROLLER_USER_ID),
             },
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -27,6 +27,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import NodePoolConfig, PlatformConfig
+from components.hardening import PULL_ALWAYS, RUNTIME_DEFAULT_SECCOMP, Resources, container_security_context
 from components.iam import (
     deny_insecure_transport,
     ec2_node_role,
@@ -49,6 +50,9 @@ KARPENTER_SERVICE_ACCOUNT = "karpenter"
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
 NODECLASS_API_VERSION = "karpenter.k8s.aws/v1"
 NODECLASS_GROUP = "karpenter.k8s.aws"
+# Karpenter's memory follows the cluster's nodes, pods and instance-type catalogue; the CPU limit
+# caps its bursts of scheduling simulation so they never starve the system nodes' other add-ons.
+KARPENTER_RESOURCES = Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
 
 NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
 NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
@@ -57,6 +61,9 @@ GPU_TAINT = {"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
 # Karpenter labels every node with the GPU maker of its instance type.
 GPU_MANUFACTURER_LABEL = "karpenter.k8s.aws/instance-gpu-manufacturer"
+# The device plugin only lists a node's GPUs over NVML and answers the kubelet's gRPC calls; it
+# runs on every GPU node, where every millicore it holds is a millicore no training job gets.
+DEVICE_PLUGIN_RESOURCES = Resources(cpu_request="50m", memory_request="64Mi", cpu_limit="200m", memory_limit="256Mi")
 
 # EventBridge events that warn of capacity going away, by rule name.
 INTERRUPTION_EVENTS = {
@@ -260,7 +267,7 @@ class NodePools(pulumi.ComponentResource):
                 "controller": {
                     # The region from config, not instance metadata, which may sit beyond the pod's hop limit.
                     "env": [{"name": "AWS_REGION", "value": config.region}],
-                    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+                    "resources": KARPENTER_RESOURCES.values(),
                 },
             },
             opts=pulumi.ResourceOptions(
@@ -354,6 +361,18 @@ class NodePools(pulumi.ComponentResource):
                         "matchExpressions": [{"key": GPU_MANUFACTURER_LABEL, "operator": "In", "values": ["nvidia"]}],
                     }]}}},
                     "priorityClassName": "system-node-critical",
+                    "image": {"pullPolicy": PULL_ALWAYS},
+                    "resources": DEVICE_PLUGIN_RESOURCES.values(),
+                    # A securityContext value replaces the chart's default (drop ALL, no escalation),
+                    # so this one restates it. The plugin stays root: it serves its socket from the
+                    # kubelet's root-owned device-plugins folder. It writes only to host folders
+                    # (that socket, CDI specs, MPS), so its root filesystem is read-only.
+                    "securityContext": container_security_context(),
+                    # The pod's own context, which the chart leaves empty: root, so no runAsNonRoot.
+                    "podSecurityContext": {"seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP)},
+                    # Only the MPS control daemon uses the host's PID namespace, and it only runs on
+                    # nodes set up for MPS GPU sharing, which this platform never configures.
+                    "mps": {"enableHostPID": False},
                 },
                 opts=with_k8s,
             )

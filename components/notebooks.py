@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import NotebookProfileConfig, NotebooksConfig, PlatformConfig
 from components.datalake import DataLake
+from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
 from components.nodepools import GPU_RESOURCE
 from components.registries import Registries
 from components.storage import ebs_storage_class
@@ -53,6 +54,24 @@ POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Karpenter never voluntarily disrupts a node running a pod with this annotation.
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+
+# Sizes of the chart's own pods. The hub is one Python process holding every user's state and
+# spawning servers: idle at ~250m/512Mi, it bursts when a class starts its servers at once.
+HUB_RESOURCES = Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
+# configurable-http-proxy is one Node.js process; its routing table stays small, traffic bursts.
+PROXY_RESOURCES = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="512Mi")
+# kube-scheduler caches every node and pod of the cluster, so memory is what it needs.
+USER_SCHEDULER_RESOURCES = Resources(cpu_request="50m", memory_request="256Mi", cpu_limit="500m", memory_limit="512Mi")
+# The hub runs as a high UID (no clash with a host user) in the image's group 1000, which also owns
+# its database volume (fsGroup): the sqlite file stays writable whichever UID wrote it before.
+HUB_USER_ID = 10001
+HUB_GROUP_ID = 1000
+# The chart's proxy and user scheduler run as nobody.
+NOBODY = 65534
+# With a read-only root the hub writes only its database volume (/srv/jupyterhub, its working
+# directory) and this scratch folder for Python's temporary files.
+HUB_TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+HUB_TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
 
 def team_service_account(team: str) -> str:
@@ -244,12 +263,25 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
             "extraEnv": hub_env,
             "extraConfig": hub_extra_config,
             "db": {"type": "sqlite-pvc", "pvc": {"storageClassName": placement.storage_class_name, "storage": HUB_DATABASE_SIZE}},
+            "image": {"pullPolicy": PULL_ALWAYS},
+            "resources": HUB_RESOURCES.values(),
+            "podSecurityContext": pod_security_context(fs_group=HUB_GROUP_ID),
+            "containerSecurityContext": container_security_context(user=HUB_USER_ID, group=HUB_GROUP_ID),
+            "extraVolumes": [dict(HUB_TMP_VOLUME)],
+            "extraVolumeMounts": [dict(HUB_TMP_MOUNT)],
         },
         "proxy": {
             # The ALB reaches the proxy through the ingress; no second load balancer.
             "service": {"type": "ClusterIP"},
             "labels": labels,
-            "chp": {"nodeSelector": system},
+            "chp": {
+                "nodeSelector": system,
+                "image": {"pullPolicy": PULL_ALWAYS},
+                "resources": PROXY_RESOURCES.values(),
+                # The chart has no pod security context value for the proxy; extraPodSpec adds one.
+                "extraPodSpec": {"securityContext": pod_security_context()},
+                "containerSecurityContext": container_security_context(user=NOBODY, group=NOBODY),
+            },
         },
         "singleuser": {
             "image": {"name": image_name, "tag": image_tag},
@@ -280,7 +312,17 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
             "profileList": [profile_entry(p, config.team_names, placement, repository_urls, tagging) for p in notebooks.profiles],
         },
         "scheduling": {
-            "userScheduler": {"enabled": True, "nodeSelector": system, "labels": labels},
+            "userScheduler": {
+                "enabled": True,
+                "nodeSelector": system,
+                "labels": labels,
+                "image": {"pullPolicy": PULL_ALWAYS},
+                "resources": USER_SCHEDULER_RESOURCES.values(),
+                # No pod security context value here either. kube-scheduler keeps its serving
+                # certificate in memory, so it writes nothing to its root filesystem.
+                "extraPodSpec": {"securityContext": pod_security_context()},
+                "containerSecurityContext": container_security_context(user=NOBODY, group=NOBODY),
+            },
             # Karpenter adds nodes on demand; overprovisioning pods would keep paid nodes idle.
             "userPlaceholder": {"enabled": False},
             "corePods": {"nodeAffinity": {"matchNodePurpose": "ignore"}},

@@ -248,6 +248,23 @@ def test_load_balancer_controller_is_pinned_and_uses_pod_identity(stack):
     assert not any(action.endswith(":*") for action in actions)
 
 
+def test_load_balancer_controller_runs_restricted_with_requests_and_limits(stack):
+    (release,) = [r for r in _resources(stack, "kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "aws-load-balancer-controller"]
+    values = release.inputs["values"]
+    resources = values["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+    assert values["image"] == {"pullPolicy": "Always"}
+    # The chart's default context keeps NET_RAW and the other default capabilities.
+    assert values["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 65534,
+    }
+    assert values["podSecurityContext"] == {"runAsNonRoot": True, "fsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def test_ingress_tags_win_over_the_load_balancer_controller_defaults(stack):
     # Model-serving ALBs name their team in `alb.ingress.kubernetes.io/tags`; the controller's
     # default tags win unless this gate is on, billing every ALB to the platform team.

@@ -273,6 +273,22 @@ def test_device_plugin_runs_only_on_nvidia_nodes_and_tolerates_the_taint(stack):
     assert term["matchExpressions"] == [{"key": "karpenter.k8s.aws/instance-gpu-manufacturer", "operator": "In", "values": ["nvidia"]}]
 
 
+def test_karpenter_has_cpu_and_memory_limits(stack):
+    resources = _release(stack, "/karpenter").inputs["values"]["controller"]["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+
+def test_device_plugin_is_limited_pulls_always_and_keeps_the_charts_restricted_context(stack):
+    values = _release(stack, "nvidia-device-plugin").inputs["values"]
+    assert set(values["resources"]["requests"]) == set(values["resources"]["limits"]) == {"cpu", "memory"}
+    assert values["image"] == {"pullPolicy": "Always"}
+    # Setting securityContext replaces the chart's default, so the drop-ALL default must be restated.
+    assert values["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    # The plugin runs as root for the kubelet's folder: a runAsNonRoot pod would never start.
+    assert values["podSecurityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert values["mps"] == {"enableHostPID": False}
+
+
 def test_the_toleration_other_components_use_matches_every_gpu_taint(stack):
     assert GPU_TOLERATION["operator"] == "Equal"
     for name in planned(stack).config.cluster.gpu_pool_names:

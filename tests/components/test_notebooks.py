@@ -89,6 +89,45 @@ def test_hub_proxy_and_user_scheduler_run_on_system_nodes(stack):
         assert "node_affinity_required" not in profile["kubespawner_override"], "a profile override would replace the system exclusion"
 
 
+def _core_pods(values) -> dict[str, dict]:
+    """The values of the chart's own pods, by pod."""
+    return {"hub": values["hub"], "proxy": values["proxy"]["chp"], "user-scheduler": values["scheduling"]["userScheduler"]}
+
+
+def test_hub_proxy_and_user_scheduler_have_requests_limits_and_pull_always(stack):
+    for pod, values in _core_pods(_values(stack)).items():
+        resources = values["resources"]
+        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}, pod
+        assert all(resources["requests"].values()) and all(resources["limits"].values()), pod
+        assert values["image"] == {"pullPolicy": "Always"}, pod
+
+
+def test_hub_proxy_and_user_scheduler_run_restricted_with_a_read_only_root(stack):
+    pods = _core_pods(_values(stack))
+    for pod, values in pods.items():
+        container = values["containerSecurityContext"]
+        assert container["readOnlyRootFilesystem"] is True, pod
+        assert container["allowPrivilegeEscalation"] is False, pod
+        assert container["capabilities"] == {"drop": ["ALL"]}, pod
+        assert container["runAsNonRoot"] is True and container["runAsUser"] >= 10000, pod
+    # The chart has no pod security context value for the proxy and the user scheduler.
+    for pod in ("proxy", "user-scheduler"):
+        assert pods[pod]["extraPodSpec"]["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, pod
+    assert pods["hub"]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_the_hub_database_stays_writable_under_a_high_uid_and_a_read_only_root(stack):
+    hub = _values(stack)["hub"]
+    # The volume belongs to the pod's fsGroup: the hub writes it through that group, whatever UID
+    # created the database before.
+    assert hub["db"]["type"] == "sqlite-pvc"
+    assert hub["containerSecurityContext"]["runAsGroup"] == hub["podSecurityContext"]["fsGroup"]
+    # Python's temporary files go to a scratch volume, not the read-only root.
+    (scratch,) = [v for v in hub["extraVolumes"] if v["name"] == "tmp"]
+    assert scratch == {"name": "tmp", "emptyDir": {}}
+    assert {"name": "tmp", "mountPath": "/tmp"} in hub["extraVolumeMounts"]
+
+
 def test_profiles_match_the_stack_config(stack):
     config = planned(stack).config.notebooks
     profiles = _profiles(stack)
