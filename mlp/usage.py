@@ -5,7 +5,7 @@ token and applies to every resource of that type; `resource_usage` is keyed by r
 URN and wins over the type default. Key names are Infracost's where Infracost has one
 (`monthly_hrs`, `instances`, `storage_gb`, `monthly_data_processed_gb`, ...); the rest are ours
 (Karpenter node-hours, notebook hours per profile). Which keys a type accepts is declared by its
-pricer in mlp/cost.py, so a typo is an error naming the file and the key, not a silent $0.
+pricer in mlp/cost/, so a typo is an error naming the file and the key, not a silent $0.
 """
 
 from __future__ import annotations

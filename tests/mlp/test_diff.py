@@ -14,7 +14,7 @@ from mlp.diff import diff_resources, render_markdown
 from mlp.prices import load_catalogue
 from mlp.state import resources_from_document
 from mlp.usage import load_usage
-from tests.mlp.test_cost import export, resource
+from tests.mlp.cost.documents import export, resource
 
 NAT = "urn:pulumi:dev::mlplatform::aws:ec2/natGateway:NatGateway::nat-b"
 
