@@ -312,6 +312,9 @@ class NodePools(pulumi.ComponentResource):
                 "requirements": pool_requirements(pool),
                 "expireAfter": pool.expire_after,
             }
+            if pool.termination_grace_period is not None:
+                # Bounds how long do-not-disrupt pods (running notebooks) can hold an expiring node.
+                template_spec["terminationGracePeriod"] = pool.termination_grace_period
             if pool.gpu:
                 template_spec["taints"] = [dict(GPU_TAINT)]
             pool_spec: dict = {

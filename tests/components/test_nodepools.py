@@ -172,6 +172,17 @@ def test_cpu_pools_consolidate_when_empty_or_underutilised_and_gpu_pools_when_em
     assert cpu_requirements["values"] == list(spec.node_pool("cpu").instance_categories)
 
 
+def test_expiring_nodes_wait_for_running_notebooks_but_still_roll(stack):
+    # Notebook servers carry karpenter.sh/do-not-disrupt; without a grace period an expiring node
+    # would either be held forever (no patches) or, before the fix, consolidated under live work.
+    plan = planned(stack)
+    max_age = f"{plan.config.notebooks.culling.max_age_hours}h"
+    pools = _pools(stack)
+    for pool in plan.config.cluster.node_pools:
+        assert pool.termination_grace_period == max_age
+        assert pools[pool.name].inputs["spec"]["template"]["spec"]["terminationGracePeriod"] == max_age
+
+
 def test_node_classes_select_discovery_tagged_subnets_and_security_groups(stack):
     cluster_name = planned(stack).config.cluster_name
     for node_class in _resources(stack, NODE_CLASS):
