@@ -11,7 +11,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import BudgetsConfig, PlatformConfig
+from components.config import BudgetsConfig
+from components.facts import StackFacts
 from components.iam import policy_document
 from components.tagging import REQUIRED_TAG_KEYS, CostTagging
 
@@ -27,20 +28,20 @@ def _tag_filter(key: str, value: str, nested: bool) -> dict:
 
 
 class CostControls(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: BudgetsConfig, facts: StackFacts, tagging: CostTagging,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:cost-controls:CostControls", name, None, opts)
-        budgets = config.budgets
         child = pulumi.ResourceOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
-        if budgets.activate_cost_allocation_tags:
+        if settings.activate_cost_allocation_tags:
             for key in REQUIRED_TAG_KEYS:
                 aws.costexplorer.CostAllocationTag(f"{name}-tag-{key.lower()}", tag_key=key, status="Active", opts=child)
 
         # Alerts go to people by email and to a topic that chat or ticketing can subscribe to.
         self.alert_topic = aws.sns.Topic(
             f"{name}-alerts",
-            name=f"{config.name_prefix}-budget-alerts",
+            name=f"{facts.name_prefix}-budget-alerts",
             tags=tagging.resource_tags(COMPONENT),
             opts=child,
         )
@@ -58,18 +59,18 @@ class CostControls(pulumi.ComponentResource):
             opts=child,
         )
 
-        environment_filter = aws.budgets.BudgetFilterExpressionArgs(tags=_tag_filter("Environment", config.environment, nested=False))
+        environment_filter = aws.budgets.BudgetFilterExpressionArgs(tags=_tag_filter("Environment", facts.environment, nested=False))
         self.budgets = {
-            "environment": self._budget(f"{name}-environment", f"{config.name_prefix}-environment", budgets.monthly_limit,
-                                        environment_filter, tagging.resource_tags(COMPONENT), budgets),
+            "environment": self._budget(f"{name}-environment", f"{facts.name_prefix}-environment", settings.monthly_limit,
+                                        environment_filter, tagging.resource_tags(COMPONENT), settings),
         }
-        for team, limit in budgets.team_monthly_limits:
+        for team, limit in settings.team_monthly_limits:
             team_filter = aws.budgets.BudgetFilterExpressionArgs(ands=[
-                aws.budgets.BudgetFilterExpressionAndArgs(tags=_tag_filter("Environment", config.environment, nested=True)),
+                aws.budgets.BudgetFilterExpressionAndArgs(tags=_tag_filter("Environment", facts.environment, nested=True)),
                 aws.budgets.BudgetFilterExpressionAndArgs(tags=_tag_filter("Team", team, nested=True)),
             ])
-            self.budgets[team] = self._budget(f"{name}-team-{team}", f"{config.name_prefix}-team-{team}", limit, team_filter,
-                                              tagging.resource_tags(COMPONENT, team), budgets)
+            self.budgets[team] = self._budget(f"{name}-team-{team}", f"{facts.name_prefix}-team-{team}", limit, team_filter,
+                                              tagging.resource_tags(COMPONENT, team), settings)
 
         self.alert_topic_arn = self.alert_topic.arn
         self.budget_names = {scope: budget.name for scope, budget in self.budgets.items()}

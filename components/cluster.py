@@ -21,8 +21,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import SYSTEM_POOL_NAME, PlatformConfig
-from components.datalake import DataLake
+from components.config import SYSTEM_POOL_NAME, ClusterConfig
+from components.facts import StackFacts
 from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
 from components.iam import (
     ec2_node_role,
@@ -31,12 +31,13 @@ from components.iam import (
     policy_document,
     service_trust_policy,
 )
-from components.network import Network
+from components.interfaces import ClusterAccess, NetworkPlacement
 from components.nodepools import (
     COMPONENT,
     CONTROLLER_NAMESPACE,
     POOL_LABEL,
     ROOT_DEVICE_NAME,
+    ControlPlane,
     NodePools,
 )
 from components.storage import ebs_storage_class
@@ -115,15 +116,14 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
+        settings: ClusterConfig,
+        facts: StackFacts,
         tagging: CostTagging,
-        network: Network,
-        datalake: DataLake,
+        network: NetworkPlacement,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlplatform:compute:Cluster", name, None, opts)
-        spec = config.cluster
-        prefix = config.name_prefix
+        prefix = facts.name_prefix
         child = pulumi.ResourceOptions(parent=self)
         tags = tagging.resource_tags(COMPONENT)
 
@@ -133,9 +133,9 @@ class Cluster(pulumi.ComponentResource):
         # --- control plane ------------------------------------------------------------------
         self.secrets_key = aws.kms.Key(
             f"{name}-secrets",
-            description=f"Envelope encryption of Kubernetes Secrets in {config.cluster_name}",
+            description=f"Envelope encryption of Kubernetes Secrets in {facts.cluster_name}",
             enable_key_rotation=True,
-            deletion_window_in_days=spec.kms_deletion_window_days,
+            deletion_window_in_days=settings.kms_deletion_window_days,
             tags=named(f"{prefix}-eks-secrets"),
             opts=child,
         )
@@ -165,22 +165,22 @@ class Cluster(pulumi.ComponentResource):
         # EKS would create this group itself without a retention period; owning it bounds the cost.
         control_plane_logs = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{config.cluster_name}/cluster",
-            retention_in_days=spec.control_plane_log_retention_days,
+            name=f"/aws/eks/{facts.cluster_name}/cluster",
+            retention_in_days=settings.control_plane_log_retention_days,
             tags=tags,
             opts=child,
         )
 
         self.eks_cluster = aws.eks.Cluster(
             f"{name}-eks",
-            name=config.cluster_name,
-            version=spec.kubernetes_version,
+            name=facts.cluster_name,
+            version=settings.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=[subnet.id for subnet in network.private_subnets],
+                subnet_ids=network.private_subnet_ids,
                 endpoint_private_access=True,
-                endpoint_public_access=spec.endpoint.public_access,
-                public_access_cidrs=list(spec.endpoint.public_access_cidrs) if spec.endpoint.public_access else None,
+                endpoint_public_access=settings.endpoint.public_access,
+                public_access_cidrs=list(settings.endpoint.public_access_cidrs) if settings.endpoint.public_access else None,
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
@@ -195,9 +195,9 @@ class Cluster(pulumi.ComponentResource):
             # Add-ons are managed below with pinned versions instead of EKS's unmanaged defaults.
             bootstrap_self_managed_addons=False,
             # Extended support costs six times the standard control-plane rate; config decides.
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=spec.support_type),
-            deletion_protection=spec.deletion_protection,
-            tags=named(config.cluster_name),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
+            deletion_protection=settings.deletion_protection,
+            tags=named(facts.cluster_name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, secrets_key_use, control_plane_logs]),
         )
         self.cluster_name: pulumi.Output[str] = self.eks_cluster.name
@@ -207,7 +207,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-karpenter-discovery",
             resource_id=self.cluster_security_group_id,
             key="karpenter.sh/discovery",
-            value=config.cluster_name,
+            value=facts.cluster_name,
             opts=child,
         )
 
@@ -223,7 +223,7 @@ class Cluster(pulumi.ComponentResource):
         # --- who may administer the cluster ---------------------------------------------------
         admin_access = []
         # Named by role, not list position, so reordering the admins in config replaces nothing.
-        for label, role_arn in [("deployer", spec.deploy_role_arn)] + [(f"admin-{arn.rsplit('/', 1)[1]}", arn) for arn in spec.admin_role_arns]:
+        for label, role_arn in [("deployer", settings.deploy_role_arn)] + [(f"admin-{arn.rsplit('/', 1)[1]}", arn) for arn in settings.admin_role_arns]:
             entry = aws.eks.AccessEntry(
                 f"{name}-{label}",
                 cluster_name=self.cluster_name,
@@ -286,13 +286,13 @@ class Cluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             )
 
-        versions = spec.addons.by_addon_name()
+        versions = settings.addons.by_addon_name()
         for addon_name in ADDONS_BEFORE_NODES:
             self.addons[addon_name] = addon(addon_name, versions[addon_name], [self.eks_cluster])
 
         # --- system node group -----------------------------------------------------------------
         self.system_node_role, node_policies = ec2_node_role(f"{name}-system-nodes", f"{prefix}-system-nodes", tags, child)
-        group = spec.system_node_group
+        group = settings.system_node_group
         self.system_launch_template = aws.ec2.LaunchTemplate(
             f"{name}-system-nodes",
             name=f"{prefix}-system-nodes",
@@ -315,7 +315,7 @@ class Cluster(pulumi.ComponentResource):
             cluster_name=self.cluster_name,
             node_group_name=f"{prefix}-system",
             node_role_arn=self.system_node_role.arn,
-            subnet_ids=[subnet.id for subnet in network.private_subnets],
+            subnet_ids=network.private_subnet_ids,
             ami_type="AL2023_x86_64_STANDARD",
             capacity_type="ON_DEMAND",
             instance_types=list(group.instance_types),
@@ -343,7 +343,7 @@ class Cluster(pulumi.ComponentResource):
         # --- Kubernetes provider ---------------------------------------------------------------
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(
             self.eks_cluster.name, self.eks_cluster.endpoint, self.eks_cluster.certificate_authority.data,
-        ).apply(lambda args: kubeconfig(args[0], args[1], args[2], config.region, spec.deploy_role_arn, config.aws_profile)))
+        ).apply(lambda args: kubeconfig(args[0], args[1], args[2], facts.region, settings.deploy_role_arn, facts.aws_profile)))
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -365,8 +365,8 @@ class Cluster(pulumi.ComponentResource):
         # --- team namespaces -------------------------------------------------------------------
         self.team_namespaces: dict[str, str] = {}
         self.namespace_resources: dict[str, k8s.core.v1.Namespace] = {}
-        defaults = spec.container_defaults
-        for team, quota in spec.team_quotas:
+        defaults = settings.container_defaults
+        for team, quota in settings.team_quotas:
             labels = tagging.k8s_labels(COMPONENT, team, app="team-namespace")
             namespace = k8s.core.v1.Namespace(
                 f"{name}-ns-{team}",
@@ -424,15 +424,15 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-lb-controller",
             name="aws-load-balancer-controller",
             chart=AWS_LOAD_BALANCER_CONTROLLER_CHART,
-            version=spec.charts.aws_load_balancer_controller,
+            version=settings.charts.aws_load_balancer_controller,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AWS_LOAD_BALANCER_CONTROLLER_REPO),
             namespace=CONTROLLER_NAMESPACE,
             values={
-                "clusterName": config.cluster_name,
+                "clusterName": facts.cluster_name,
                 # Given explicitly so the controller never needs instance metadata to find them.
-                "region": config.region,
+                "region": facts.region,
                 "vpcId": network.vpc_id,
-                "replicaCount": spec.controller_replicas,
+                "replicaCount": settings.controller_replicas,
                 "serviceAccount": {"create": True, "name": AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
                 "nodeSelector": self.system_node_selector,
                 "createIngressClassResource": True,
@@ -460,17 +460,34 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # --- Karpenter node pools and the GPU device plugin ------------------------------------
-        self.node_pools = NodePools(
-            f"{name}-nodepools",
-            config,
-            tagging,
-            cluster=self,
-            opts=pulumi.ResourceOptions(parent=self),
+        control_plane = ControlPlane(
+            cluster_name=self.cluster_name,
+            endpoint=self.eks_cluster.endpoint,
+            k8s_provider=self.k8s_provider,
+            system_node_selector=self.system_node_selector,
+            pod_identity_agent=self.addons["eks-pod-identity-agent"],
+            system_nodes_ready=[self.system_node_group, *self.addons.values()],
         )
+        self.node_pools = NodePools(f"{name}-nodepools", settings, facts, tagging, control_plane, opts=pulumi.ResourceOptions(parent=self))
         self.gpu_node_selector: dict[str, str] = self.node_pools.gpu_node_selector
         self.gpu_toleration: Optional[dict[str, str]] = self.node_pools.gpu_toleration
 
         self.endpoint: pulumi.Output[str] = self.eks_cluster.endpoint
+        self.access = ClusterAccess(
+            cluster_name=self.cluster_name,
+            k8s_provider=self.k8s_provider,
+            system_node_selector=self.system_node_selector,
+            gpu_node_selector=self.gpu_node_selector,
+            gpu_toleration=self.gpu_toleration,
+            gpu_pool_names=settings.gpu_pool_names,
+            storage_class_name=self.storage_class_name,
+            storage_class=self.storage_class,
+            ingress_class_name=self.ingress_class_name,
+            load_balancer_controller=self.load_balancer_controller,
+            team_namespaces=self.team_namespaces,
+            namespace_resources=self.namespace_resources,
+            vpc_cidr=network.vpc_cidr,
+        )
         self.register_outputs({
             "clusterName": self.cluster_name,
             "endpoint": self.endpoint,

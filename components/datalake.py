@@ -11,12 +11,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import PlatformConfig, ZoneConfig
+from components.config import DataLakeConfig, ZoneConfig
+from components.facts import StackFacts
 from components.iam import (
     deny_insecure_transport,
     pod_identity_trust_policy,
     policy_document,
 )
+from components.interfaces import LakeAccess
 from components.tagging import CostTagging
 
 COMPONENT = "datalake"
@@ -51,26 +53,26 @@ def team_access_policy(team: str, zones: list[tuple[ZoneConfig, str]], key_arn: 
 
 
 class DataLake(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: DataLakeConfig, facts: StackFacts, tagging: CostTagging,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:datalake:DataLake", name, None, opts)
-        lake = config.datalake
         child = pulumi.ResourceOptions(parent=self)
         # Data that must outlive the stack: refuse deletion in Pulumi and keep it in AWS on destroy.
-        keep = pulumi.ResourceOptions(parent=self, protect=lake.protect, retain_on_delete=lake.protect)
+        keep = pulumi.ResourceOptions(parent=self, protect=settings.protect, retain_on_delete=settings.protect)
         tags = tagging.resource_tags(COMPONENT)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         self.kms_key = aws.kms.Key(
             f"{name}-key",
-            description=f"{config.name_prefix} data lake encryption",
+            description=f"{facts.name_prefix} data lake encryption",
             enable_key_rotation=True,
-            deletion_window_in_days=lake.kms_deletion_window_days,
+            deletion_window_in_days=settings.kms_deletion_window_days,
             tags=tags,
             opts=keep,
         )
-        aws.kms.Alias(f"{name}-key", name=f"alias/{config.name_prefix}-datalake", target_key_id=self.kms_key.key_id, opts=child)
+        aws.kms.Alias(f"{name}-key", name=f"alias/{facts.name_prefix}-datalake", target_key_id=self.kms_key.key_id, opts=child)
 
-        self.access_log_bucket = self._bucket(f"{name}-access-logs", lake.access_log_bucket_name, tags, keep)
+        self.access_log_bucket = self._bucket(f"{name}-access-logs", settings.access_log_bucket_name, tags, keep)
         # S3 server access logging only delivers to buckets encrypted with SSE-S3.
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-access-logs",
@@ -87,7 +89,7 @@ class DataLake(pulumi.ComponentResource):
                 id="expire-access-logs",
                 status="Enabled",
                 filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=lake.access_log_retention_days),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=settings.access_log_retention_days),
                 noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=1),
             )],
             opts=child,
@@ -110,8 +112,8 @@ class DataLake(pulumi.ComponentResource):
         )
 
         self.buckets: dict[str, aws.s3.Bucket] = {}
-        for zone in lake.zones:
-            bucket = self._bucket(f"{name}-{zone.name}", lake.bucket_name(zone.name), tags, keep)
+        for zone in settings.zones:
+            bucket = self._bucket(f"{name}-{zone.name}", settings.bucket_name(zone.name), tags, keep)
             self.buckets[zone.name] = bucket
             aws.s3.BucketServerSideEncryptionConfiguration(
                 f"{name}-{zone.name}",
@@ -142,22 +144,22 @@ class DataLake(pulumi.ComponentResource):
         self.catalog_databases = {
             zone.name: aws.glue.CatalogDatabase(
                 f"{name}-{zone.name}",
-                name=f"{config.name_prefix}_{zone.name}".replace("-", "_"),
-                description=f"{zone.name} zone of the {config.environment} data lake",
-                location_uri=f"s3://{lake.bucket_name(zone.name)}/",
+                name=f"{facts.name_prefix}_{zone.name}".replace("-", "_"),
+                description=f"{zone.name} zone of the {facts.environment} data lake",
+                location_uri=f"s3://{settings.bucket_name(zone.name)}/",
                 tags=tags,
                 opts=child,
             )
-            for zone in lake.zones
+            for zone in settings.zones
         }
 
-        zone_arns = pulumi.Output.all(*[self.buckets[zone.name].arn for zone in lake.zones])
+        zone_arns = pulumi.Output.all(*[self.buckets[zone.name].arn for zone in settings.zones])
         catalog_arns = pulumi.Output.all(*[db.arn for db in self.catalog_databases.values()])
         self.team_roles: dict[str, aws.iam.Role] = {}
-        for team in config.team_names:
+        for team in facts.team_names:
             role = aws.iam.Role(
                 f"{name}-team-{team}",
-                name=f"{config.name_prefix}-{team}-data",
+                name=f"{facts.name_prefix}-{team}-data",
                 description=f"Data lake access of team {team}: read all zones, write teams/{team}/",
                 assume_role_policy=pod_identity_trust_policy(),
                 tags=tagging.resource_tags(COMPONENT, team),
@@ -169,9 +171,9 @@ class DataLake(pulumi.ComponentResource):
                 policy=pulumi.Output.all(zone_arns, self.kms_key.arn, catalog_arns, identity.account_id).apply(
                     lambda args, team=team: team_access_policy(
                         team,
-                        list(zip(lake.zones, args[0])),
+                        list(zip(settings.zones, args[0])),
                         args[1],
-                        [f"arn:aws:glue:{config.region}:{args[3]}:catalog"]
+                        [f"arn:aws:glue:{facts.region}:{args[3]}:catalog"]
                         + list(args[2])
                         + [arn.replace(":database/", ":table/") + "/*" for arn in args[2]],
                     )
@@ -184,6 +186,13 @@ class DataLake(pulumi.ComponentResource):
         self.bucket_names = {zone: bucket.bucket for zone, bucket in self.buckets.items()}
         self.bucket_arns = {zone: bucket.arn for zone, bucket in self.buckets.items()}
         self.team_role_arns = {team: role.arn for team, role in self.team_roles.items()}
+        self.access = LakeAccess(
+            kms_key_arn=self.kms_key_arn,
+            bucket_names=self.bucket_names,
+            bucket_arns=self.bucket_arns,
+            team_role_arns=self.team_role_arns,
+            configured_bucket_names={zone.name: settings.bucket_name(zone.name) for zone in settings.zones},
+        )
         self.register_outputs({
             "kmsKeyArn": self.kms_key_arn,
             "bucketNames": self.bucket_names,

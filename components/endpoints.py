@@ -15,90 +15,87 @@ may hold personal data) are kept and what they cost, and teams already read it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import pulumi
 
-from components.config import CAPTURE_ZONE, SCORING_ZONE, PlatformConfig
-from components.datalake import DataLake
+from components.config import CAPTURE_ZONE, SCORING_ZONE, BatchJobConfig, EndpointConfig
 from components.endpoints_kubernetes import (
     BatchScoringJob,
     ClusterPlacement,
     KubernetesEndpoint,
 )
 from components.endpoints_sagemaker import SageMakerEndpoint
-from components.registries import Registries
+from components.facts import StackFacts
+from components.interfaces import ClusterAccess, ImageSource, LakeAccess
 from components.tagging import CostTagging
-
-if TYPE_CHECKING:  # the cluster is only read here, never constructed
-    from components.cluster import Cluster
 
 
 class Endpoints(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
+        endpoints: tuple[EndpointConfig, ...],
+        batch_jobs: tuple[BatchJobConfig, ...],
+        facts: StackFacts,
         tagging: CostTagging,
-        datalake: DataLake,
-        registries: Registries,
-        cluster: Cluster,
+        lake: LakeAccess,
+        images: ImageSource,
+        cluster: ClusterAccess,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("mlplatform:endpoints:Endpoints", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        models_bucket_arn = datalake.bucket_arns["models"]
-        capture_bucket = datalake.buckets.get(CAPTURE_ZONE)
-        kms_key_arn = datalake.kms_key_arn
+        models_bucket_arn = lake.bucket_arns["models"]
+        kms_key_arn = lake.kms_key_arn
 
         self.sagemaker_endpoints: dict[str, SageMakerEndpoint] = {}
         self.kubernetes_endpoints: dict[str, KubernetesEndpoint] = {}
         self.batch_jobs: dict[str, BatchScoringJob] = {}
 
-        for endpoint in config.endpoints:
+        for endpoint in endpoints:
             if endpoint.backend == "sagemaker":
                 self.sagemaker_endpoints[endpoint.name] = SageMakerEndpoint(
                     f"{name}-{endpoint.name}",
-                    config,
                     endpoint,
+                    facts,
                     tagging,
                     models_bucket_arn=models_bucket_arn,
                     # Config validation requires the capture zone whenever an endpoint captures.
-                    capture_bucket_name=capture_bucket.bucket if capture_bucket else "",
-                    capture_bucket_arn=capture_bucket.arn if capture_bucket else "",
+                    capture_bucket_name=lake.bucket_names.get(CAPTURE_ZONE, ""),
+                    capture_bucket_arn=lake.bucket_arns.get(CAPTURE_ZONE, ""),
                     kms_key_arn=kms_key_arn,
-                    image_uri=registries.image_uri(endpoint.image),
-                    repository_arn=registries.repository_arn(endpoint.image),
+                    image_uri=images.image_uri(endpoint.image),
+                    repository_arn=images.repository_arn(endpoint.image),
                     opts=child,
                 )
             else:
                 canary = endpoint.kubernetes.canary
                 self.kubernetes_endpoints[endpoint.name] = KubernetesEndpoint(
                     f"{name}-{endpoint.name}",
-                    config,
                     endpoint,
+                    facts,
                     tagging,
-                    self._placement(config, cluster, endpoint.team),
+                    self._placement(cluster, endpoint.team),
                     models_bucket_arn=models_bucket_arn,
                     kms_key_arn=kms_key_arn,
-                    image_uri=registries.image_uri(endpoint.image),
-                    canary_image_uri=registries.image_uri(canary.image) if canary else None,
+                    image_uri=images.image_uri(endpoint.image),
+                    canary_image_uri=images.image_uri(canary.image) if canary else None,
                     opts=child,
                 )
 
-        curated_bucket = datalake.buckets[SCORING_ZONE]
-        for job in config.batch_jobs:
+        for job in batch_jobs:
             self.batch_jobs[job.name] = BatchScoringJob(
                 f"{name}-batch-{job.name}",
-                config,
                 job,
+                facts,
                 tagging,
-                self._placement(config, cluster, job.team),
+                self._placement(cluster, job.team),
                 models_bucket_arn=models_bucket_arn,
-                curated_bucket_name=config.datalake.bucket_name(SCORING_ZONE),
-                curated_bucket_arn=curated_bucket.arn,
+                curated_bucket_name=lake.configured_bucket_names[SCORING_ZONE],
+                curated_bucket_arn=lake.bucket_arns[SCORING_ZONE],
                 kms_key_arn=kms_key_arn,
-                image_uri=registries.image_uri(job.image),
+                image_uri=images.image_uri(job.image),
                 opts=child,
             )
 
@@ -110,12 +107,12 @@ class Endpoints(pulumi.ComponentResource):
         self.register_outputs({
             "sagemakerEndpointNames": self.endpoint_names,
             "endpointRoleArns": self.role_arns,
-            "kubernetesEndpointNamespaces": {e.name: e.team for e in config.endpoints if e.backend == "kubernetes"},
+            "kubernetesEndpointNamespaces": {e.name: e.team for e in endpoints if e.backend == "kubernetes"},
             "batchJobs": sorted(self.batch_jobs),
         })
 
     @staticmethod
-    def _placement(config: PlatformConfig, cluster: Cluster, team: str) -> ClusterPlacement:
+    def _placement(cluster: ClusterAccess, team: str) -> ClusterPlacement:
         return ClusterPlacement(
             cluster_name=cluster.cluster_name,
             namespace=cluster.team_namespaces[team],
@@ -124,6 +121,6 @@ class Endpoints(pulumi.ComponentResource):
             load_balancer_controller=cluster.load_balancer_controller,
             gpu_node_selector=dict(cluster.gpu_node_selector or {}),
             gpu_toleration=dict(cluster.gpu_toleration) if cluster.gpu_toleration else None,
-            vpc_cidr=str(config.network.vpc_cidr),
+            vpc_cidr=cluster.vpc_cidr,
             system_node_selector=dict(cluster.system_node_selector),
         )

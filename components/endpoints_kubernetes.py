@@ -26,10 +26,10 @@ from components.config import (
     BatchJobConfig,
     EndpointConfig,
     ImageRef,
-    PlatformConfig,
     S3Location,
 )
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
+from components.facts import StackFacts
 from components.iam import pod_identity_role, policy_document
 from components.nodepools import GPU_RESOURCE
 from components.tagging import CostTagging
@@ -197,8 +197,8 @@ class KubernetesEndpoint(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
         endpoint: EndpointConfig,
+        facts: StackFacts,
         tagging: CostTagging,
         placement: ClusterPlacement,
         *,
@@ -220,7 +220,7 @@ class KubernetesEndpoint(pulumi.ComponentResource):
         models = [endpoint.model] + ([canary.model] if canary and canary.model else [])
         identity = _PodIdentity(
             self, name,
-            role_name=f"{config.name_prefix}-ep-{endpoint.name}",
+            role_name=f"{facts.name_prefix}-ep-{endpoint.name}",
             description=f"Pods of endpoint {endpoint.name}: read its model from the models zone",
             service_account=service_account, team=endpoint.team, tagging=tagging, placement=placement, app=app,
             policy=pulumi.Output.all(models_bucket_arn, kms_key_arn).apply(lambda args: endpoint_role_policy(models, args[0], args[1])),
@@ -250,7 +250,7 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                     "image": image,
                     "imagePullPolicy": "Always",
                     "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                    "env": _env({**dict(endpoint.environment), "MODEL_URI": model.uri, "AWS_REGION": config.region, "PORT": str(port)}),
+                    "env": _env({**dict(endpoint.environment), "MODEL_URI": model.uri, "AWS_REGION": facts.region, "PORT": str(port)}),
                     "resources": container_resources(serving.cpu, serving.memory, serving.gpus),
                     # Loading a model can take minutes; the startup probe holds the others off until then.
                     "startupProbe": {**probe, "failureThreshold": 30},
@@ -391,8 +391,8 @@ class BatchScoringJob(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
         job: BatchJobConfig,
+        facts: StackFacts,
         tagging: CostTagging,
         placement: ClusterPlacement,
         *,
@@ -411,7 +411,7 @@ class BatchScoringJob(pulumi.ComponentResource):
 
         identity = _PodIdentity(
             self, name,
-            role_name=f"{config.name_prefix}-job-{job.name}",
+            role_name=f"{facts.name_prefix}-job-{job.name}",
             description=f"Batch scoring job {job.name}: read its model and input, write predictions under {job.output_prefix}",
             service_account=service_account, team=job.team, tagging=tagging, placement=placement, app=app,
             policy=pulumi.Output.all(models_bucket_arn, curated_bucket_arn, kms_key_arn).apply(
@@ -454,7 +454,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                                         "MODEL_URI": job.model.uri,
                                         "INPUT_URI": f"s3://{curated_bucket_name}/{job.input_prefix}",
                                         "OUTPUT_URI": f"s3://{curated_bucket_name}/{job.output_prefix}",
-                                        "AWS_REGION": config.region,
+                                        "AWS_REGION": facts.region,
                                     }),
                                     "resources": container_resources(job.cpu, job.memory, job.gpus),
                                     "securityContext": container_security_context(),

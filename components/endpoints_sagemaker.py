@@ -16,11 +16,11 @@ import pulumi_aws as aws
 
 from components.config import (
     EndpointConfig,
-    PlatformConfig,
     S3Location,
     has_instance_storage,
     model_package_group,
 )
+from components.facts import StackFacts
 from components.iam import policy_document, service_trust_statement
 from components.registries import MODEL_ARTIFACT_PREFIX
 from components.tagging import CostTagging
@@ -127,8 +127,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
         endpoint: EndpointConfig,
+        facts: StackFacts,
         tagging: CostTagging,
         *,
         models_bucket_arn: pulumi.Input[str],
@@ -142,13 +142,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         super().__init__("mlplatform:endpoints:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = tagging.resource_tags(COMPONENT, endpoint.team)
-        self.endpoint_name = f"{config.name_prefix}-{endpoint.name}"
+        self.endpoint_name = f"{facts.name_prefix}-{endpoint.name}"
         captures = endpoint.capture_sampling_percent is not None
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=f"{config.name_prefix}-ep-{endpoint.name}",
+            name=f"{facts.name_prefix}-ep-{endpoint.name}",
             description=f"SageMaker execution role of endpoint {self.endpoint_name}",
             assume_role_policy=identity.account_id.apply(sagemaker_trust_policy),
             tags=tags,
@@ -160,14 +160,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             policy=pulumi.Output.all(identity.account_id, models_bucket_arn, capture_bucket_arn, kms_key_arn, repository_arn).apply(
                 lambda args: execution_role_policy(
                     endpoint=endpoint,
-                    region=config.region,
+                    region=facts.region,
                     account_id=args[0],
                     endpoint_name=self.endpoint_name,
                     models_bucket_arn=args[1],
                     capture_bucket_arn=args[2] if captures else None,
                     key_arn=args[3],
                     repository_arn=args[4],
-                    name_prefix=config.name_prefix,
+                    name_prefix=facts.name_prefix,
                 )
             ),
             opts=child,

@@ -10,19 +10,15 @@ requests no GPU, so it never takes one from a workload: the NVIDIA runtime expos
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
+from components.config import GpuAgentConfig
+from components.facts import StackFacts
 from components.iam import pod_identity_role, policy_document
+from components.interfaces import ClusterAccess, ImageSource
 from components.nodepools import CONTROLLER_NAMESPACE, GPU_RESOURCE
-from components.registries import Registries
 from components.tagging import CostTagging
-
-if TYPE_CHECKING:
-    from components.cluster import Cluster
 
 COMPONENT = "compute"
 APP = "gpu-agent"
@@ -41,17 +37,16 @@ def agent_policy() -> str:
 
 
 class GpuMonitoring(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, cluster: "Cluster", registries: Registries,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: GpuAgentConfig, facts: StackFacts, tagging: CostTagging, cluster: ClusterAccess,
+                 images: ImageSource, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:compute:GpuMonitoring", name, None, opts)
-        agent = config.cluster.gpu_agent
         child = pulumi.ResourceOptions(parent=self)
         with_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
         labels = tagging.k8s_labels(COMPONENT, app=APP)
 
         self.role, _, _ = pod_identity_role(
             f"{name}-agent",
-            role_name=f"{config.name_prefix}-gpu-agent",
+            role_name=f"{facts.name_prefix}-gpu-agent",
             description="GPU agent: publishes GPU utilisation to CloudWatch",
             cluster_name=cluster.cluster_name,
             namespace=CONTROLLER_NAMESPACE,
@@ -66,21 +61,20 @@ class GpuMonitoring(pulumi.ComponentResource):
             opts=with_k8s,
         )
 
-        image = registries.image_uri(agent.image)
+        image = images.image_uri(settings.image)
         self.daemon_sets = {
             pool: k8s.apps.v1.DaemonSet(
                 f"{name}-agent-{pool}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{APP}-{pool}", namespace=CONTROLLER_NAMESPACE, labels=labels),
-                spec=self._daemon_set_spec(config, pool, image, labels),
+                spec=self._daemon_set_spec(settings, facts, pool, image, labels),
                 opts=pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[service_account]),
             )
-            for pool in config.cluster.gpu_pool_names
+            for pool in cluster.gpu_pool_names
         }
         self.register_outputs({"roleArn": self.role.arn, "daemonSets": list(self.daemon_sets)})
 
     @staticmethod
-    def _daemon_set_spec(config: PlatformConfig, pool: str, image: pulumi.Input[str], labels: dict) -> k8s.apps.v1.DaemonSetSpecArgs:
-        agent = config.cluster.gpu_agent
+    def _daemon_set_spec(agent: GpuAgentConfig, facts: StackFacts, pool: str, image: pulumi.Input[str], labels: dict) -> k8s.apps.v1.DaemonSetSpecArgs:
         selector = {"app.kubernetes.io/name": APP, "mlplatform.io/node-pool": pool}
         return k8s.apps.v1.DaemonSetSpecArgs(
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
@@ -102,14 +96,14 @@ class GpuMonitoring(pulumi.ComponentResource):
                         name=APP,
                         image=image,
                         args=[
-                            "--cluster", config.cluster_name,
+                            "--cluster", facts.cluster_name,
                             "--node-pool", pool,
                             "--sample-seconds", str(agent.sample_seconds),
                             "--publish-seconds", str(agent.publish_seconds),
                             "--idle-threshold", f"{agent.idle_threshold_percent:g}",
                         ],
                         env=[
-                            k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=config.region),
+                            k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=facts.region),
                             # The NVIDIA runtime mounts the driver's NVML without a GPU being requested.
                             k8s.core.v1.EnvVarArgs(name="NVIDIA_VISIBLE_DEVICES", value="all"),
                             k8s.core.v1.EnvVarArgs(name="NVIDIA_DRIVER_CAPABILITIES", value="utility"),

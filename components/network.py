@@ -10,18 +10,20 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import PlatformConfig
+from components.config import NetworkConfig
+from components.facts import StackFacts
 from components.iam import policy_document, service_trust_policy
+from components.interfaces import NetworkPlacement
 from components.tagging import CostTagging
 
 COMPONENT = "network"
 
 
 class Network(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: NetworkConfig, facts: StackFacts, tagging: CostTagging,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:network:Network", name, None, opts)
-        net = config.network
-        prefix = config.name_prefix
+        prefix = facts.name_prefix
         child = pulumi.ResourceOptions(parent=self)
 
         def tags(name_tag: str, **extra: str) -> dict[str, str]:
@@ -29,7 +31,7 @@ class Network(pulumi.ComponentResource):
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=str(net.vpc_cidr),
+            cidr_block=str(settings.vpc_cidr),
             enable_dns_hostnames=True,  # interface endpoints with private DNS need both
             enable_dns_support=True,
             tags=tags(f"{prefix}-vpc"),
@@ -52,7 +54,7 @@ class Network(pulumi.ComponentResource):
                 tags=tags(f"{prefix}-public-{az}", **{"kubernetes.io/role/elb": "1"}),
                 opts=child,
             )
-            for az, block in zip(net.availability_zones, net.public_subnet_cidrs)
+            for az, block in zip(settings.availability_zones, settings.public_subnet_cidrs)
         ]
         self.private_subnets = [
             aws.ec2.Subnet(
@@ -64,13 +66,13 @@ class Network(pulumi.ComponentResource):
                     f"{prefix}-private-{az}",
                     **{
                         "kubernetes.io/role/internal-elb": "1",
-                        f"kubernetes.io/cluster/{config.cluster_name}": "shared",
-                        "karpenter.sh/discovery": config.cluster_name,
+                        f"kubernetes.io/cluster/{facts.cluster_name}": "shared",
+                        "karpenter.sh/discovery": facts.cluster_name,
                     },
                 ),
                 opts=child,
             )
-            for az, block in zip(net.availability_zones, net.private_subnet_cidrs)
+            for az, block in zip(settings.availability_zones, settings.private_subnet_cidrs)
         ]
 
         public_routes = aws.ec2.RouteTable(
@@ -80,12 +82,12 @@ class Network(pulumi.ComponentResource):
             tags=tags(f"{prefix}-public"),
             opts=child,
         )
-        for az, subnet in zip(net.availability_zones, self.public_subnets):
+        for az, subnet in zip(settings.availability_zones, self.public_subnets):
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-{az}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
             )
 
-        nat_azs = net.availability_zones if net.nat_gateways == "one-per-az" else net.availability_zones[:1]
+        nat_azs = settings.availability_zones if settings.nat_gateways == "one-per-az" else settings.availability_zones[:1]
         nat_by_az = {}
         for az, subnet in zip(nat_azs, self.public_subnets):
             address = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=tags(f"{prefix}-nat-{az}"), opts=child)
@@ -98,7 +100,7 @@ class Network(pulumi.ComponentResource):
             )
 
         self.private_route_tables = []
-        for az, subnet in zip(net.availability_zones, self.private_subnets):
+        for az, subnet in zip(settings.availability_zones, self.private_subnets):
             nat = nat_by_az.get(az, next(iter(nat_by_az.values())))
             route_table = aws.ec2.RouteTable(
                 f"{name}-private-{az}",
@@ -115,7 +117,7 @@ class Network(pulumi.ComponentResource):
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=self.vpc.id,
-            service_name=f"com.amazonaws.{config.region}.s3",
+            service_name=f"com.amazonaws.{facts.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[table.id for table in self.private_route_tables],
             tags=tags(f"{prefix}-s3"),
@@ -126,16 +128,16 @@ class Network(pulumi.ComponentResource):
             f"{name}-endpoints",
             vpc_id=self.vpc.id,
             description="HTTPS from inside the VPC to interface endpoints",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(net.vpc_cidr)], description="HTTPS from the VPC")],
-            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[str(net.vpc_cidr)], description="Replies inside the VPC")],
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(settings.vpc_cidr)], description="HTTPS from the VPC")],
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[str(settings.vpc_cidr)], description="Replies inside the VPC")],
             tags=tags(f"{prefix}-endpoints"),
             opts=child,
         )
-        for service in net.interface_endpoints:
+        for service in settings.interface_endpoints:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{config.region}.{service}",
+                service_name=f"com.amazonaws.{facts.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=[subnet.id for subnet in self.private_subnets],
@@ -146,8 +148,8 @@ class Network(pulumi.ComponentResource):
 
         flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/{config.project}/{config.environment}/vpc-flow-logs",
-            retention_in_days=net.flow_log_retention_days,
+            name=f"/{facts.project}/{facts.environment}/vpc-flow-logs",
+            retention_in_days=settings.flow_log_retention_days,
             tags=tags(f"{prefix}-flow-logs"),
             opts=child,
         )
@@ -170,7 +172,7 @@ class Network(pulumi.ComponentResource):
         aws.ec2.FlowLog(
             f"{name}-flow-log",
             vpc_id=self.vpc.id,
-            traffic_type=net.flow_log_traffic_type,
+            traffic_type=settings.flow_log_traffic_type,
             log_destination_type="cloud-watch-logs",
             log_destination=flow_log_group.arn,
             iam_role_arn=flow_log_role.arn,
@@ -182,6 +184,11 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = self.vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in self.private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in self.public_subnets])
+        self.placement = NetworkPlacement(
+            vpc_id=self.vpc_id,
+            private_subnet_ids=[subnet.id for subnet in self.private_subnets],
+            vpc_cidr=str(settings.vpc_cidr),
+        )
         self.register_outputs({
             "vpcId": self.vpc_id,
             "privateSubnetIds": self.private_subnet_ids,

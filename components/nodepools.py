@@ -20,13 +20,15 @@ reach Karpenter through an SQS queue fed by EventBridge, so it drains nodes befo
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import NodePoolConfig, PlatformConfig
+from components.config import ClusterConfig, NodePoolConfig
+from components.facts import StackFacts
 from components.hardening import PULL_ALWAYS, RUNTIME_DEFAULT_SECCOMP, Resources, container_security_context
 from components.iam import (
     deny_insecure_transport,
@@ -35,9 +37,6 @@ from components.iam import (
     policy_document,
 )
 from components.tagging import LABEL_FOR_TAG, CostTagging
-
-if TYPE_CHECKING:
-    from components.cluster import Cluster
 
 COMPONENT = "compute"
 POOL_LABEL = "mlplatform.io/pool"
@@ -163,14 +162,28 @@ def pool_limits(pool: NodePoolConfig) -> dict[str, str]:
     return limits
 
 
+@dataclass(frozen=True)
+class ControlPlane:
+    """What Karpenter needs from the cluster that declares it (so this module never imports that one)."""
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    k8s_provider: pulumi.ProviderResource
+    system_node_selector: dict[str, str]
+    # Pod Identity associations take effect only once the agent runs.
+    pod_identity_agent: pulumi.Resource
+    # Karpenter runs on the system nodes, and only once they and every add-on are up.
+    system_nodes_ready: list[pulumi.Resource]
+
+
 class NodePools(pulumi.ComponentResource):
     """Karpenter (controller, IAM, interruption handling), one node class and pool per config entry."""
 
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, cluster: "Cluster", opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: ClusterConfig, facts: StackFacts, tagging: CostTagging, control_plane: ControlPlane,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:compute:NodePools", name, None, opts)
-        spec = config.cluster
-        prefix = config.name_prefix
-        cluster_name = config.cluster_name
+        prefix = facts.name_prefix
+        cluster_name = facts.cluster_name
         child = pulumi.ResourceOptions(parent=self)
         tags = tagging.resource_tags(COMPONENT)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -180,7 +193,7 @@ class NodePools(pulumi.ComponentResource):
         # Nodes join through an access entry, not the aws-auth ConfigMap (authentication mode API).
         node_access = aws.eks.AccessEntry(
             f"{name}-node",
-            cluster_name=cluster.cluster_name,
+            cluster_name=control_plane.cluster_name,
             principal_arn=self.node_role.arn,
             type="EC2_LINUX",
             tags=tags,
@@ -224,25 +237,25 @@ class NodePools(pulumi.ComponentResource):
         _, controller_identity, controller_policy = pod_identity_role(
             f"{name}-controller",
             role_name=f"{prefix}-karpenter-controller",
-            cluster_name=cluster.cluster_name,
+            cluster_name=control_plane.cluster_name,
             namespace=CONTROLLER_NAMESPACE,
             service_account=KARPENTER_SERVICE_ACCOUNT,
             policy=pulumi.Output.all(identity.account_id, self.interruption_queue.arn, self.node_role.arn).apply(
-                lambda args: karpenter_controller_policy(cluster_name, config.region, args[0], args[1], args[2])
+                lambda args: karpenter_controller_policy(cluster_name, facts.region, args[0], args[1], args[2])
             ),
             tags=tags,
             opts=child,
-            association_depends_on=[cluster.addons["eks-pod-identity-agent"]],
+            association_depends_on=[control_plane.pod_identity_agent],
         )
 
         # --- Karpenter -----------------------------------------------------------------------------
-        with_k8s = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
+        with_k8s = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider)
         # CRDs from their own chart: Helm never upgrades CRDs bundled in a chart's crds/ folder.
         crds = k8s.helm.v3.Release(
             f"{name}-karpenter-crd",
             name="karpenter-crd",
             chart=KARPENTER_CRD_CHART,
-            version=spec.charts.karpenter,
+            version=settings.charts.karpenter,
             namespace=CONTROLLER_NAMESPACE,
             opts=with_k8s,
         )
@@ -250,39 +263,39 @@ class NodePools(pulumi.ComponentResource):
             f"{name}-karpenter",
             name="karpenter",
             chart=KARPENTER_CHART,
-            version=spec.charts.karpenter,
+            version=settings.charts.karpenter,
             namespace=CONTROLLER_NAMESPACE,
             skip_crds=True,
             values={
                 "settings": {
                     "clusterName": cluster_name,
-                    "clusterEndpoint": cluster.eks_cluster.endpoint,
+                    "clusterEndpoint": control_plane.endpoint,
                     "interruptionQueue": self.interruption_queue.name,
                 },
                 "serviceAccount": {"create": True, "name": KARPENTER_SERVICE_ACCOUNT},
-                "replicas": spec.controller_replicas,
+                "replicas": settings.controller_replicas,
                 # Karpenter must never run on capacity it manages: it could remove its own node.
-                "nodeSelector": cluster.system_node_selector,
+                "nodeSelector": control_plane.system_node_selector,
                 "podLabels": tagging.cost_labels(COMPONENT),
                 "controller": {
                     # The region from config, not instance metadata, which may sit beyond the pod's hop limit.
-                    "env": [{"name": "AWS_REGION", "value": config.region}],
+                    "env": [{"name": "AWS_REGION", "value": facts.region}],
                     "resources": KARPENTER_RESOURCES.values(),
                 },
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=cluster.k8s_provider,
-                depends_on=[crds, controller_policy, controller_identity, node_access, *node_policies, cluster.system_node_group, *cluster.addons.values()],
+                provider=control_plane.k8s_provider,
+                depends_on=[crds, controller_policy, controller_identity, node_access, *node_policies, *control_plane.system_nodes_ready],
             ),
         )
 
         # --- node classes and pools ------------------------------------------------------------
-        after_karpenter = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[crds, self.karpenter])
+        after_karpenter = pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider, depends_on=[crds, self.karpenter])
         discovery = {"karpenter.sh/discovery": cluster_name}
         self.node_classes: dict[str, k8s.apiextensions.CustomResource] = {}
         self.pools: dict[str, k8s.apiextensions.CustomResource] = {}
-        for pool in spec.node_pools:
+        for pool in settings.node_pools:
             labels = tagging.k8s_labels(COMPONENT, app=f"nodepool-{pool.name}")
             node_class = k8s.apiextensions.CustomResource(
                 f"{name}-class-{pool.name}",
@@ -291,7 +304,7 @@ class NodePools(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=pool.name, labels=labels),
                 spec={
                     "role": self.node_role.name,
-                    "amiSelectorTerms": [{"alias": spec.ami_alias}],
+                    "amiSelectorTerms": [{"alias": settings.ami_alias}],
                     "subnetSelectorTerms": [{"tags": discovery}],
                     "securityGroupSelectorTerms": [{"tags": discovery}],
                     "blockDeviceMappings": [{
@@ -340,11 +353,11 @@ class NodePools(pulumi.ComponentResource):
                 kind="NodePool",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=pool.name, labels=labels),
                 spec=pool_spec,
-                opts=pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider, depends_on=[crds, self.karpenter, node_class]),
+                opts=pulumi.ResourceOptions(parent=self, provider=control_plane.k8s_provider, depends_on=[crds, self.karpenter, node_class]),
             )
 
         # --- GPUs ------------------------------------------------------------------------------
-        gpu_pools = spec.gpu_pool_names
+        gpu_pools = settings.gpu_pool_names
         self.gpu_node_selector: dict[str, str] = {"karpenter.sh/nodepool": gpu_pools[0]} if gpu_pools else {}
         self.gpu_toleration: Optional[dict[str, str]] = dict(GPU_TOLERATION) if gpu_pools else None
         self.device_plugin: Optional[k8s.helm.v3.Release] = None
@@ -353,7 +366,7 @@ class NodePools(pulumi.ComponentResource):
                 f"{name}-nvidia-device-plugin",
                 name="nvidia-device-plugin",
                 chart=NVIDIA_DEVICE_PLUGIN_CHART,
-                version=spec.charts.nvidia_device_plugin,
+                version=settings.charts.nvidia_device_plugin,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=NVIDIA_DEVICE_PLUGIN_REPO),
                 namespace=CONTROLLER_NAMESPACE,
                 values={

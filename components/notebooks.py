@@ -24,22 +24,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import NotebookProfileConfig, NotebooksConfig, PlatformConfig
-from components.datalake import DataLake
+from components.config import NotebookProfileConfig, NotebooksConfig
+from components.facts import StackFacts
 from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
+from components.interfaces import ClusterAccess
 from components.nodepools import GPU_RESOURCE
-from components.registries import Registries
 from components.storage import ebs_storage_class
 from components.tagging import CostTagging
-
-if TYPE_CHECKING:
-    from components.cluster import Cluster
 
 COMPONENT = "notebooks"
 NAMESPACE = "notebooks"
@@ -240,9 +237,9 @@ def auth_values(notebooks: NotebooksConfig) -> tuple[dict[str, Any], dict[str, A
     return hub_config, extra_env, extra_config
 
 
-def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placement, repository_urls: dict[str, str]) -> dict[str, Any]:
+def helm_values(notebooks: NotebooksConfig, facts: StackFacts, tagging: CostTagging, placement: Placement,
+                repository_urls: dict[str, str]) -> dict[str, Any]:
     """The JupyterHub chart's values for this stack."""
-    notebooks = config.notebooks
     culling = notebooks.culling
     default_profile = next((p for p in notebooks.profiles if p.default), notebooks.profiles[0])
     default_image = profile_image(default_profile, repository_urls)
@@ -292,7 +289,7 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
             # culler stops idle servers, and the pool's termination grace period bounds how long a
             # server can hold an expiring node.
             "extraAnnotations": {DO_NOT_DISRUPT: "true"},
-            "extraEnv": {"AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region},
+            "extraEnv": {"AWS_REGION": facts.region, "AWS_DEFAULT_REGION": facts.region},
             "storage": {
                 "type": "dynamic",
                 "capacity": f"{notebooks.storage_capacity_gi}Gi",
@@ -309,7 +306,7 @@ def helm_values(config: PlatformConfig, tagging: CostTagging, placement: Placeme
             "networkPolicy": {
                 "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT_CIDR}}], "ports": [{"port": 80, "protocol": "TCP"}]}],
             },
-            "profileList": [profile_entry(p, config.team_names, placement, repository_urls, tagging) for p in notebooks.profiles],
+            "profileList": [profile_entry(p, facts.team_names, placement, repository_urls, tagging) for p in notebooks.profiles],
         },
         "scheduling": {
             "userScheduler": {
@@ -353,15 +350,15 @@ class Notebooks(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
+        settings: NotebooksConfig,
+        facts: StackFacts,
         tagging: CostTagging,
-        cluster: "Cluster",
-        datalake: DataLake,
-        registries: Registries,
+        cluster: ClusterAccess,
+        team_role_arns: dict[str, pulumi.Output[str]],
+        repository_urls: dict[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlplatform:notebooks:Notebooks", name, None, opts)
-        notebooks = config.notebooks
         child = pulumi.ResourceOptions(parent=self)
 
         self.namespace = k8s.core.v1.Namespace(
@@ -373,7 +370,7 @@ class Notebooks(pulumi.ComponentResource):
 
         self.service_accounts: dict[str, k8s.core.v1.ServiceAccount] = {}
         self.pod_identity_associations: dict[str, aws.eks.PodIdentityAssociation] = {}
-        for team in config.team_names:
+        for team in facts.team_names:
             self.service_accounts[team] = k8s.core.v1.ServiceAccount(
                 f"{name}-{team}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -388,7 +385,7 @@ class Notebooks(pulumi.ComponentResource):
                 cluster_name=cluster.cluster_name,
                 namespace=NAMESPACE,
                 service_account=team_service_account(team),
-                role_arn=datalake.team_roles[team].arn,
+                role_arn=team_role_arns[team],
                 tags=tagging.resource_tags(COMPONENT, team),
                 opts=child,
             )
@@ -401,7 +398,7 @@ class Notebooks(pulumi.ComponentResource):
                 tag_parameters=tagging.ebs_csi_storage_class_parameters(COMPONENT, team),
                 opts=child,
             )
-            for team in config.team_names
+            for team in facts.team_names
         }
 
         # The chart's Services pass the load balancer controller's webhook (it fails closed while the
@@ -413,9 +410,9 @@ class Notebooks(pulumi.ComponentResource):
             cluster.storage_class,
             *self.team_storage_classes.values(),
         ]
-        if notebooks.auth.type == "oidc":
+        if settings.auth.type == "oidc":
             client_secret = aws.secretsmanager.get_secret_version_output(
-                secret_id=notebooks.auth.client_secret_name,
+                secret_id=settings.auth.client_secret_name,
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
             self.oauth_secret = k8s.core.v1.Secret(
@@ -438,15 +435,15 @@ class Notebooks(pulumi.ComponentResource):
             gpu_node_selector=dict(cluster.gpu_node_selector or {}),
             gpu_toleration=cluster.gpu_toleration or None,
         )
-        repository_names = sorted(registries.repository_urls)
-        values = pulumi.Output.all(*[registries.repository_urls[r] for r in repository_names]).apply(
-            lambda urls: helm_values(config, tagging, placement, dict(zip(repository_names, urls)))
+        repository_names = sorted(repository_urls)
+        values = pulumi.Output.all(*[repository_urls[r] for r in repository_names]).apply(
+            lambda urls: helm_values(settings, facts, tagging, placement, dict(zip(repository_names, urls)))
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-jupyterhub",
             name=RELEASE_NAME,
             chart=CHART,
-            version=notebooks.chart_version,
+            version=settings.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
             namespace=NAMESPACE,
             create_namespace=False,
@@ -458,11 +455,11 @@ class Notebooks(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=release_dependencies),
         )
 
-        self.url = f"https://{notebooks.hostname}"
-        self.team_service_accounts = {team: team_service_account(team) for team in config.team_names}
+        self.url = f"https://{settings.hostname}"
+        self.team_service_accounts = {team: team_service_account(team) for team in facts.team_names}
         self.register_outputs({
             "url": self.url,
             "namespace": NAMESPACE,
-            "chartVersion": notebooks.chart_version,
+            "chartVersion": settings.chart_version,
             "teamServiceAccounts": self.team_service_accounts,
         })

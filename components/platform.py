@@ -14,6 +14,7 @@ from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
 from components.endpoints import Endpoints
+from components.facts import StackFacts
 from components.gpu_monitoring import GpuMonitoring
 from components.network import Network
 from components.notebooks import Notebooks
@@ -25,6 +26,8 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:index:Platform", name, None, opts)
         self.tagging = CostTagging.from_config(config)
+        # Each component gets its own config section and these shared facts, never the whole config.
+        facts = StackFacts.from_config(config)
 
         self.aws_provider = aws.Provider(
             f"{name}-aws",
@@ -35,37 +38,41 @@ class Platform(pulumi.ComponentResource):
         )
         with_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
 
-        self.network = Network(f"{name}-network", config, self.tagging, opts=with_aws)
-        self.datalake = DataLake(f"{name}-datalake", config, self.tagging, opts=with_aws)
-        self.cluster = Cluster(f"{name}-cluster", config, self.tagging, self.network, self.datalake, opts=with_aws)
-        self.registries = Registries(f"{name}-registries", config, self.tagging, self.datalake, opts=with_aws)
+        self.network = Network(f"{name}-network", config.network, facts, self.tagging, opts=with_aws)
+        self.datalake = DataLake(f"{name}-datalake", config.datalake, facts, self.tagging, opts=with_aws)
+        self.cluster = Cluster(f"{name}-cluster", config.cluster, facts, self.tagging, self.network.placement, opts=with_aws)
+        self.registries = Registries(f"{name}-registries", config.registries, facts, self.tagging, self.datalake.access, opts=with_aws)
         with_k8s = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider])
         # Idle GPUs are measured wherever GPUs can run (config requires the agent with GPU pools).
         self.gpu_monitoring = (
-            GpuMonitoring(f"{name}-gpu-monitoring", config, self.tagging, self.cluster, self.registries, opts=with_k8s)
+            GpuMonitoring(f"{name}-gpu-monitoring", config.cluster.gpu_agent, facts, self.tagging, self.cluster.access,
+                          self.registries.images, opts=with_k8s)
             if config.cluster.gpu_agent else None
         )
         self.notebooks = Notebooks(
             f"{name}-notebooks",
-            config,
+            config.notebooks,
+            facts,
             self.tagging,
-            self.cluster,
-            self.datalake,
-            self.registries,
+            self.cluster.access,
+            team_role_arns=self.datalake.team_role_arns,
+            repository_urls=self.registries.repository_urls,
             opts=with_k8s,
         )
         # Last: endpoints serve from the lake, pull from the registries and run on the cluster.
         self.endpoints = Endpoints(
             f"{name}-endpoints",
-            config,
+            config.endpoints,
+            config.batch_jobs,
+            facts,
             self.tagging,
-            self.datalake,
-            self.registries,
-            self.cluster,
+            self.datalake.access,
+            self.registries.images,
+            self.cluster.access,
             opts=with_k8s,
         )
 
-        self.cost_controls = CostControls(f"{name}-cost-controls", config, self.tagging, opts=with_aws)
+        self.cost_controls = CostControls(f"{name}-cost-controls", config.budgets, facts, self.tagging, opts=with_aws)
 
         self.outputs = {
             "region": config.region,

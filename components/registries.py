@@ -25,13 +25,14 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.config import ImageRef, PlatformConfig, RepositoryConfig
-from components.datalake import DataLake
+from components.config import RegistriesConfig, RepositoryConfig
+from components.facts import StackFacts
 from components.iam import (
     POD_IDENTITY_TRUST_STATEMENT,
     policy_document,
     service_trust_statement,
 )
+from components.interfaces import ImageSource, LakeAccess
 from components.tagging import CostTagging
 
 COMPONENT = "registries"
@@ -130,21 +131,21 @@ def model_registry_policy(models_bucket_arn: str, lake_key_arn: str, group_arns:
 
 
 class Registries(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, tagging: CostTagging, datalake: DataLake, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: RegistriesConfig, facts: StackFacts, tagging: CostTagging, lake: LakeAccess,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:registries:Registries", name, None, opts)
-        registries = config.registries
         child = pulumi.ResourceOptions(parent=self)
         platform_tags = tagging.resource_tags(COMPONENT)
 
         self.repositories: dict[str, aws.ecr.Repository] = {}
-        for repository in registries.repositories:
+        for repository in settings.repositories:
             ecr_repository = aws.ecr.Repository(
                 f"{name}-{repository.name}",
-                name=f"{config.name_prefix}/{repository.name}",
+                name=f"{facts.name_prefix}/{repository.name}",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-                image_tag_mutability="IMMUTABLE" if registries.immutable_tags else "MUTABLE",
-                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=datalake.kms_key.arn)],
-                force_delete=registries.force_delete,
+                image_tag_mutability="IMMUTABLE" if settings.immutable_tags else "MUTABLE",
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=lake.kms_key_arn)],
+                force_delete=settings.force_delete,
                 tags=tagging.resource_tags(COMPONENT, repository.team),
                 opts=child,
             )
@@ -154,11 +155,11 @@ class Registries(pulumi.ComponentResource):
                 policy=lifecycle_policy(repository),
                 opts=child,
             )
-            if registries.pull_account_ids:
+            if settings.pull_account_ids:
                 aws.ecr.RepositoryPolicy(
                     f"{name}-{repository.name}",
                     repository=ecr_repository.name,
-                    policy=cross_account_pull_policy(registries.pull_account_ids),
+                    policy=cross_account_pull_policy(settings.pull_account_ids),
                     opts=child,
                 )
             self.repositories[repository.name] = ecr_repository
@@ -166,23 +167,22 @@ class Registries(pulumi.ComponentResource):
         self.model_package_groups: dict[str, aws.sagemaker.ModelPackageGroup] = {
             group.name: aws.sagemaker.ModelPackageGroup(
                 f"{name}-{group.name}",
-                model_package_group_name=f"{config.name_prefix}-{group.name}",
+                model_package_group_name=f"{facts.name_prefix}-{group.name}",
                 model_package_group_description=group.description,
                 tags=tagging.resource_tags(COMPONENT, group.team),
                 opts=child,
             )
-            for group in registries.model_package_groups
+            for group in settings.model_package_groups
         }
 
-        models_bucket = datalake.buckets["models"]
         self.model_artifact_uris: dict[str, pulumi.Output[str]] = {
-            family: models_bucket.bucket.apply(lambda bucket, family=family: f"s3://{bucket}/{MODEL_ARTIFACT_PREFIX}{family}/")
+            family: lake.bucket_names["models"].apply(lambda bucket, family=family: f"s3://{bucket}/{MODEL_ARTIFACT_PREFIX}{family}/")
             for family in self.model_package_groups
         }
 
         self.model_registry_role = aws.iam.Role(
             f"{name}-model-registry",
-            name=f"{config.name_prefix}-model-registry",
+            name=f"{facts.name_prefix}-model-registry",
             description="Registers model versions and writes their artifacts under registry/ of the models zone",
             assume_role_policy=model_registry_trust_policy(),
             tags=platform_tags,
@@ -192,8 +192,8 @@ class Registries(pulumi.ComponentResource):
             f"{name}-model-registry",
             role=self.model_registry_role.id,
             policy=pulumi.Output.all(
-                models_bucket.arn,
-                datalake.kms_key.arn,
+                lake.bucket_arns["models"],
+                lake.kms_key_arn,
                 pulumi.Output.all(*[group.arn for group in self.model_package_groups.values()]),
                 pulumi.Output.all(*[repository.arn for repository in self.repositories.values()]),
             ).apply(lambda args: model_registry_policy(args[0], args[1], list(args[2]), list(args[3]))),
@@ -204,26 +204,10 @@ class Registries(pulumi.ComponentResource):
         self.repository_arns: dict[str, pulumi.Output[str]] = {key: repo.arn for key, repo in self.repositories.items()}
         self.model_package_group_arns: dict[str, pulumi.Output[str]] = {key: group.arn for key, group in self.model_package_groups.items()}
         self.model_registry_role_arn: pulumi.Output[str] = self.model_registry_role.arn
+        self.images = ImageSource(repository_urls=self.repository_urls, repository_arns=self.repository_arns)
         self.register_outputs({
             "repositoryUrls": self.repository_urls,
             "modelPackageGroupArns": self.model_package_group_arns,
             "modelArtifactUris": self.model_artifact_uris,
             "modelRegistryRoleArn": self.model_registry_role_arn,
         })
-
-    def image_uri(self, image: ImageRef) -> pulumi.Input[str]:
-        """The pullable reference of a configured image: a platform repository's URL, or the URI itself."""
-        if image.repository is not None:
-            return self.repository_urls[image.repository].apply(lambda url: f"{url}{image.reference}")
-        return f"{image.uri}{image.reference}"
-
-    def repository_arn(self, image: ImageRef) -> pulumi.Input[str]:
-        """The ECR repository an image is pulled from (config validation guarantees it is ECR)."""
-        return image_repository_arn(image, self.repository_arns)
-
-
-def image_repository_arn(image: ImageRef, platform_repository_arns: dict[str, pulumi.Input[str]]) -> pulumi.Input[str]:
-    if image.repository is not None:
-        return platform_repository_arns[image.repository]
-    region, account, repository = image.ecr_repository_arn_parts
-    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"

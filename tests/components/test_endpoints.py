@@ -173,7 +173,7 @@ def test_image_references(value, repository, uri, reference):
 
 def test_full_ecr_uris_name_their_repository_for_pull_permissions():
     from components.config import image_ref
-    from components.registries import image_repository_arn
+    from components.interfaces import image_repository_arn
 
     image = image_ref("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/serving:1.0", "k")
     assert image_repository_arn(image, {}) == "arn:aws:ecr:us-east-1:123456789012:repository/team/serving"
