@@ -27,6 +27,7 @@ test: $(DEV_STAMP) $(CHECKOV) $(HELM)
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python bench/plan_speed.py
 	$(BIN)/python bench/cost_speed.py
+	$(BIN)/python bench/input_limits.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

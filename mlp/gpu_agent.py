@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
-from mlp.errors import UserError
+from mlp.cli import percent, seconds, whole_number
+from mlp.errors import ServiceError, UserError
 
 NAMESPACE = "MLPlatform/GPU"
 
@@ -100,7 +103,10 @@ class WindowSummary:
 
 def summarize(window: list[list[GpuSample]], idle_threshold: float) -> WindowSummary:
     """One publish window: which GPUs stayed idle throughout, and mean utilisation."""
-    readings = [sample for samples in window for sample in samples]
+    # A reading NVML could not make sense of (NaN) is left out: CloudWatch refuses the whole
+    # window for one non-finite value.
+    readings = [sample for samples in window for sample in samples
+                if math.isfinite(sample.utilization_percent) and math.isfinite(sample.memory_percent)]
     if not readings:
         return WindowSummary(0, 0, 0.0, 0.0)
     busiest: dict[int, float] = {}
@@ -165,22 +171,23 @@ def run_windows(
             sleep(settings.sample_seconds)
 
 
-def cloudwatch_publisher(region: str | None, endpoint_url: str | None) -> Callable[[list[dict]], None]:
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+# A window's publish must end well before the next window's: the agent's calls get their own,
+# shorter limits than a report's.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+PUBLISH_DEADLINE_SECONDS = 30.0
 
-    client = boto3.client(
-        "cloudwatch",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=10),
-    )
+
+def cloudwatch_publisher(region: str | None, endpoint_url: str | None) -> Callable[[list[dict]], None]:
+    from mlp import aws
+
+    settings = aws.AwsSettings(read_timeout=PUBLISH_TIMEOUT_SECONDS, deadline_seconds=PUBLISH_DEADLINE_SECONDS)
 
     def publish(data: list[dict]) -> None:
         try:
-            client.put_metric_data(Namespace=NAMESPACE, MetricData=data)
-        except (BotoCoreError, ClientError) as error:
+            # A client per window: the deadline covers one window's call and its retries.
+            client = aws.client("cloudwatch", region, endpoint_url, settings=settings)
+            aws.call(client, "put_metric_data", Namespace=NAMESPACE, MetricData=data)
+        except (ServiceError, UserError) as error:
             # A lost window costs one data point; the agent must keep running on the node.
             print(f"mlp gpu-agent: could not publish to CloudWatch (window dropped): {error}", file=sys.stderr)
 
@@ -210,13 +217,35 @@ def instance_type_from_imds(endpoint: str | None = None, timeout: float = 2.0) -
         return None
 
 
-def _positive(name: str, value: float) -> float:
-    if value <= 0:
-        raise UserError("command line", f"must be greater than 0, got {value}", key=name)
-    return value
+# An EC2 instance type, as the SMBIOS product name of a Nitro instance spells it (g5.xlarge, p4d.24xlarge).
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
+
+
+def instance_type_from_file(path: str) -> str | None:
+    """The instance type written in `path` (the DaemonSet names the node's SMBIOS product name,
+    which a pod reads without host networking or instance metadata), or None if it holds none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(64).strip()
+    except OSError:
+        return None
+    return text if _INSTANCE_TYPE.fullmatch(text) else None
+
+
+MIN_SAMPLE_SECONDS = 1.0  # NVML's utilisation is an average over the last second or so
+MAX_SECONDS = 86_400.0
+
+
+def _seconds(name: str, value: float, minimum: float = MIN_SAMPLE_SECONDS) -> float:
+    """The same check as the option's type, for settings given in code."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and minimum <= value <= MAX_SECONDS):
+        raise UserError("command line", f"expected a number of seconds from {minimum:g} to {MAX_SECONDS:g}, got {value!r}", key=name)
+    return float(value)
 
 
 def run(args: argparse.Namespace, source_factory: Callable[[], GpuSource] = NvmlSource) -> int:
+    if not args.instance_type and getattr(args, "instance_type_file", None):
+        args.instance_type = instance_type_from_file(args.instance_type_file)
     if not args.instance_type:
         args.instance_type = instance_type_from_imds()
     for option in ("cluster", "node_pool", "instance_type"):
@@ -228,14 +257,14 @@ def run(args: argparse.Namespace, source_factory: Callable[[], GpuSource] = Nvml
         cluster=args.cluster,
         node_pool=args.node_pool,
         instance_type=args.instance_type,
-        sample_seconds=_positive("--sample-seconds", args.sample_seconds),
-        publish_seconds=int(_positive("--publish-seconds", args.publish_seconds)),
+        sample_seconds=_seconds("--sample-seconds", args.sample_seconds),
+        publish_seconds=int(_seconds("--publish-seconds", args.publish_seconds)),
         idle_threshold=args.idle_threshold,
     )
     if settings.publish_seconds < settings.sample_seconds:
-        raise UserError("command line", f"must be at least --sample-seconds ({settings.sample_seconds})", key="--publish-seconds")
-    if not 0 <= settings.idle_threshold <= 100:
-        raise UserError("command line", f"must be a percentage between 0 and 100, got {settings.idle_threshold}", key="--idle-threshold")
+        raise UserError("command line", f"must be at least --sample-seconds ({settings.sample_seconds:g})", key="--publish-seconds")
+    if not (isinstance(settings.idle_threshold, (int, float)) and 0 <= settings.idle_threshold <= 100):  # NaN fails too
+        raise UserError("command line", f"expected a percentage from 0 to 100, got {settings.idle_threshold!r}", key="--idle-threshold")
 
     try:
         source = source_factory()
@@ -268,12 +297,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cluster", default=os.environ.get(ENV_DEFAULTS["cluster"]), help="EKS cluster name (env MLP_CLUSTER_NAME)")
     parser.add_argument("--node-pool", default=os.environ.get(ENV_DEFAULTS["node_pool"]), help="Karpenter NodePool of this node (env MLP_NODE_POOL)")
     parser.add_argument("--instance-type", default=os.environ.get(ENV_DEFAULTS["instance_type"]), help="EC2 instance type of this node (env MLP_INSTANCE_TYPE; default: from instance metadata)")
+    parser.add_argument("--instance-type-file", default=os.environ.get("MLP_INSTANCE_TYPE_FILE"),
+                        help="file holding the instance type, read when --instance-type is not given, before instance metadata "
+                             "(env MLP_INSTANCE_TYPE_FILE; the DaemonSet names the node's SMBIOS product name)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION"), help="CloudWatch region (default: the AWS SDK's)")
     parser.add_argument("--endpoint-url", default=os.environ.get("MLP_CLOUDWATCH_ENDPOINT"), help="CloudWatch endpoint override (tests, VPC endpoints)")
-    parser.add_argument("--sample-seconds", type=float, default=10.0, help="seconds between NVML samples (default 10)")
-    parser.add_argument("--publish-seconds", type=float, default=60.0, help="seconds per published window (default 60)")
-    parser.add_argument("--idle-threshold", type=float, default=5.0, help="a GPU below this utilisation %% for a whole window is idle (default 5)")
-    parser.add_argument("--windows", type=int, default=None, help="stop after this many windows (default: run until terminated)")
+    parser.add_argument("--sample-seconds", type=seconds(MIN_SAMPLE_SECONDS, MAX_SECONDS), default=10.0, help="seconds between NVML samples (default 10)")
+    parser.add_argument("--publish-seconds", type=seconds(MIN_SAMPLE_SECONDS, MAX_SECONDS), default=60.0, help="seconds per published window (default 60)")
+    parser.add_argument("--idle-threshold", type=percent, default=5.0, help="a GPU below this utilisation %% for a whole window is idle (default 5)")
+    parser.add_argument("--windows", type=whole_number(1, 10**9), default=None, help="stop after this many windows (default: run until terminated)")
     parser.add_argument("--dry-run", action="store_true", help="print the metric data as JSON lines instead of publishing")
     parser.set_defaults(handler=run)
 

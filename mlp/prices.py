@@ -8,16 +8,11 @@ their previous value and are listed under `notRefreshed`, so a partial refresh i
 
 from __future__ import annotations
 
-import argparse
-import copy
-import json
 import re
-import sys
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 
@@ -159,10 +154,7 @@ def load_catalogue(region: str, directory: Path | None = None) -> Catalogue:
     return read_catalogue_file(path)
 
 
-# --- refresh from the AWS Price List API -------------------------------------------------------
-
-# Region prefix of a usage type ("USE1-", "USW2-", ...); us-east-1 often has none.
-_USAGE_PREFIX = re.compile(r"^[A-Z]{2,4}\d-")
+# --- what `mlp prices refresh` (mlp/prices_refresh.py) asks the AWS Price List API -------------
 
 
 @dataclass(frozen=True)
@@ -239,157 +231,3 @@ def _specs() -> list[PriceSpec]:
 
 
 PRICE_SPECS = _specs()
-
-
-def _usage_type(product: dict) -> str:
-    return _USAGE_PREFIX.sub("", product.get("product", {}).get("attributes", {}).get("usagetype", ""))
-
-
-def _on_demand_dimensions(product: dict) -> list[dict]:
-    dimensions = []
-    for term in (product.get("terms", {}).get("OnDemand") or {}).values():
-        dimensions.extend((term.get("priceDimensions") or {}).values())
-    return sorted(dimensions, key=lambda d: Decimal(d.get("beginRange") or "0"))
-
-
-def _dimension_price(product: dict, tier: int = 0) -> Decimal | None:
-    """The USD price of a product's on-demand term: the first tier with a price above zero (free
-    tiers are account-wide allowances, not list prices), or the requested tier."""
-    priced = [Decimal(d["pricePerUnit"]["USD"]) for d in _on_demand_dimensions(product) if "USD" in (d.get("pricePerUnit") or {})]
-    paid = [p for p in priced if p > 0]
-    if tier:
-        return priced[tier] if tier < len(priced) else None
-    return paid[0] if paid else (priced[0] if priced else None)
-
-
-def _products(client, service: str, filters: dict[str, str]) -> Iterable[dict]:
-    paginator = client.get_paginator("get_products")
-    request = {
-        "ServiceCode": service,
-        "FormatVersion": "aws_v1",
-        "Filters": [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()],
-    }
-    for page in paginator.paginate(**request):
-        for item in page.get("PriceList", []):
-            yield json.loads(item) if isinstance(item, str) else item
-
-
-def _number(text: str) -> Decimal | None:
-    match = re.search(r"[\d.,]+", text or "")
-    return Decimal(match.group(0).replace(",", "")) if match else None
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if "." not in text else text.rstrip("0").rstrip(".") or "0"
-
-
-def _set(document: dict, path: tuple[str, ...], value: str) -> None:
-    node: Any = document
-    for key in path[:-1]:
-        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
-    if isinstance(node, list):
-        node[int(path[-1])] = value
-    else:
-        node[path[-1]] = value
-
-
-def refresh_catalogue(region: str, client, template: dict[str, Any], specs: list[PriceSpec] | None = None, today: date | None = None) -> dict[str, Any]:
-    """A new catalogue document for `region`: the entries of `template` (a catalogue document,
-    normally the region's current one) re-priced from the Price List API."""
-    document = copy.deepcopy(template)
-    document["region"] = region
-    missing: list[str] = []
-
-    for name, spec in list((document.get("ec2", {}).get("instances") or {}).items()):
-        filters = {"regionCode": region, "instanceType": name, "operatingSystem": "Linux", "tenancy": "Shared",
-                   "preInstalledSw": "NA", "capacitystatus": "Used", "licenseModel": "No License required"}
-        found = False
-        for product in _products(client, "AmazonEC2", filters):
-            price = _dimension_price(product)
-            if price is None:
-                continue
-            attributes = product["product"]["attributes"]
-            spec["hourly"] = _plain(price)
-            spec["vcpu"] = int(_number(attributes.get("vcpu", "")) or spec["vcpu"])
-            spec["memoryGiB"] = float(_number(attributes.get("memory", "")) or spec["memoryGiB"])
-            spec["gpus"] = int(_number(attributes.get("gpu", "")) or 0)
-            found = True
-            break
-        if not found:
-            missing.append(f"ec2.instances.{name}")
-
-    hosting = (document.get("sagemaker") or {}).get("hostingInstances") or {}
-    for name in list(hosting):
-        prices = [_dimension_price(p) for p in _products(client, "AmazonSageMaker", {"regionCode": region, "instanceName": name})
-                  if _usage_type(p) == f"Host:{name}"]
-        prices = [p for p in prices if p is not None]
-        if prices:
-            hosting[name] = _plain(prices[0])
-        else:
-            missing.append(f"sagemaker.hostingInstances.{name}")
-
-    # One query per (service, filters): each answers several entries.
-    groups: dict[tuple[str, tuple], list[PriceSpec]] = {}
-    for spec in specs if specs is not None else PRICE_SPECS:
-        groups.setdefault((spec.service, spec.filters), []).append(spec)
-    for (service, filters), members in groups.items():
-        by_usage: dict[str, dict] = {}
-        for product in _products(client, service, {"regionCode": region, **dict(filters)}):
-            by_usage.setdefault(_usage_type(product), product)
-        for spec in members:
-            product = by_usage.get(spec.usage_type)
-            price = _dimension_price(product, spec.tier) if product else None
-            if price is None:
-                missing.append(".".join(spec.path))
-                continue
-            # Byte-hour storage is listed per GB-month already; only request counts need scaling.
-            _set(document, spec.path, _plain(price * spec.scale))
-
-    document["asOf"] = (today or date.today()).isoformat()
-    document["source"] = f"AWS Price List API (pricing.get_products, {PRICING_API_REGION} endpoint), on-demand Linux shared-tenancy prices for {region}"
-    if missing:
-        document["notRefreshed"] = sorted(missing)
-    else:
-        document.pop("notRefreshed", None)
-    return document
-
-
-def pricing_client():
-    import boto3
-    from botocore.config import Config
-
-    # The Price List API throttles hard; adaptive retries back off instead of failing the refresh.
-    return boto3.client("pricing", region_name=PRICING_API_REGION, config=Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60))
-
-
-def _refresh(args: argparse.Namespace) -> int:
-    target = catalogue_path(args.region, Path(args.dir) if args.dir else None)
-    template_path = target if target.exists() else catalogue_path("us-east-1")
-    template = read_catalogue_file(template_path).data
-    document = refresh_catalogue(args.region, pricing_client(), template)
-    validate_catalogue(document, str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document, indent=1) + "\n")
-    print(f"wrote {target} (as of {document['asOf']})")
-    for path in document.get("notRefreshed", []):
-        print(f"not refreshed (kept the previous price): {path}", file=sys.stderr)
-    return 0
-
-
-def _show(args: argparse.Namespace) -> int:
-    for region in available_regions():
-        catalogue = load_catalogue(region)
-        print(f"{region}: as of {catalogue.as_of}, {len(catalogue.instances())} instance types; {catalogue.source}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("prices", help="the shipped price catalogues: list them, or refresh one from the AWS Price List API")
-    actions = parser.add_subparsers(dest="prices_command", required=True, metavar="ACTION")
-    refresh = actions.add_parser("refresh", help="regenerate a region's catalogue from the AWS Price List API (needs AWS credentials)")
-    refresh.add_argument("--region", required=True, help="AWS region, e.g. us-east-1")
-    refresh.add_argument("--dir", help=argparse.SUPPRESS)
-    refresh.set_defaults(handler=_refresh)
-    show = actions.add_parser("list", help="list the shipped catalogues and their dates")
-    show.set_defaults(handler=_show)

@@ -24,7 +24,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components.budgets import COST_METRIC
+from mlp import aws
+from mlp.cli import iso_date
 from mlp.cost import (
     CENT,
     UNTAGGED,
@@ -34,134 +35,13 @@ from mlp.cost import (
     region_of,
     usage_schemas,
 )
-from mlp.errors import ServiceError, UserError
-from mlp.gpu_agent import NAMESPACE as GPU_NAMESPACE
+from mlp.errors import UserError
 from mlp.prices import HOURS_PER_MONTH
+from mlp.spend import BudgetLine, IdleGpuLine, account_id, budgets, idle_gpus, spend_by_tag
+from mlp.state import check_group_keys
 from mlp.terminal import output_console
 
 DEFAULT_GROUP_KEYS = ("Team", "Component")
-
-
-# --- what AWS says ------------------------------------------------------------------------------
-
-
-def _amount(result: dict, where: str) -> Decimal:
-    try:
-        return Decimal(result["Metrics"][COST_METRIC]["Amount"])
-    except (KeyError, TypeError, ArithmeticError):
-        raise UserError("Cost Explorer response", f"expected Metrics.{COST_METRIC}.Amount as a number", key=where) from None
-
-
-def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | None) -> dict[str, Decimal]:
-    """Spend per value of one tag over [start, end); "" is spend that lacks the tag."""
-    request: dict[str, Any] = {
-        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-        "Granularity": "MONTHLY",
-        "Metrics": [COST_METRIC],
-        "GroupBy": [{"Type": "TAG", "Key": tag_key}],
-    }
-    if environment:
-        request["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
-    totals: dict[str, Decimal] = {}
-    while True:
-        response = ce.get_cost_and_usage(**request)
-        for i, period in enumerate(response.get("ResultsByTime", [])):
-            for j, group in enumerate(period.get("Groups", [])):
-                where = f"ResultsByTime[{i}].Groups[{j}]"
-                keys = group.get("Keys") or []
-                if len(keys) != 1 or not isinstance(keys[0], str) or "$" not in keys[0]:
-                    raise UserError("Cost Explorer response", f"expected Keys like ['{tag_key}$value']", key=where)
-                value = keys[0].split("$", 1)[1]  # "Team$vision" -> "vision"; "Team$" -> untagged
-                totals[value] = totals.get(value, ZERO) + _amount(group, where)
-        token = response.get("NextPageToken")
-        if not token:
-            return totals
-        request["NextPageToken"] = token
-
-
-@dataclass
-class IdleGpuLine:
-    node_pool: str
-    instance_type: str
-    gpu_hours: Decimal
-    idle_gpu_hours: Decimal
-    price_per_gpu_hour: Decimal | None
-
-    @property
-    def idle_cost(self) -> Decimal | None:
-        return None if self.price_per_gpu_hour is None else self.idle_gpu_hours * self.price_per_gpu_hour
-
-    @property
-    def idle_share(self) -> Decimal:
-        return ZERO if not self.gpu_hours else self.idle_gpu_hours / self.gpu_hours
-
-
-def _metric_sum(cloudwatch, name: str, dimensions: list[dict], start: date, end: date, statistic: str = "Sum") -> Decimal:
-    response = cloudwatch.get_metric_statistics(
-        Namespace=GPU_NAMESPACE, MetricName=name, Dimensions=dimensions,
-        StartTime=start.isoformat(), EndTime=end.isoformat(), Period=86400, Statistics=[statistic],
-    )
-    points = [Decimal(str(point[statistic])) for point in response.get("Datapoints", [])]
-    if statistic == "Average":
-        return sum(points, ZERO) / len(points) if points else ZERO
-    return sum(points, ZERO)
-
-
-def idle_gpus(cloudwatch, cluster: str, start: date, end: date, catalogue) -> list[IdleGpuLine]:
-    """GPU-hours and idle GPU-hours per pool and instance type, from the GPU agent's windows."""
-    lines = []
-    seen: set[tuple] = set()
-    paginator = cloudwatch.get_paginator("list_metrics")
-    for page in paginator.paginate(Namespace=GPU_NAMESPACE, MetricName="IdleGPUs", Dimensions=[{"Name": "ClusterName", "Value": cluster}]):
-        for metric in page.get("Metrics", []):
-            dimensions = metric["Dimensions"]
-            named = {d["Name"]: d["Value"] for d in dimensions}
-            identity = tuple(sorted(named.items()))
-            if identity in seen:  # a metric is listed once per dimension set; be robust to repeats
-                continue
-            seen.add(identity)
-            # Each data point is one window; the agent publishes the window's length beside it.
-            window_hours = (_metric_sum(cloudwatch, "PublishPeriodSeconds", dimensions, start, end, "Average") or Decimal(60)) / Decimal(3600)
-            instance = catalogue.instance(named.get("InstanceType", "")) if catalogue else None
-            price = instance.hourly / instance.gpus if instance and instance.gpus and instance.hourly is not None else None
-            lines.append(IdleGpuLine(
-                node_pool=named.get("NodePool", "?"),
-                instance_type=named.get("InstanceType", "?"),
-                gpu_hours=_metric_sum(cloudwatch, "GPUs", dimensions, start, end) * window_hours,
-                idle_gpu_hours=_metric_sum(cloudwatch, "IdleGPUs", dimensions, start, end) * window_hours,
-                price_per_gpu_hour=price,
-            ))
-    return sorted(lines, key=lambda line: (line.node_pool, line.instance_type))
-
-
-@dataclass
-class BudgetLine:
-    name: str
-    limit: Decimal
-    actual: Decimal
-    forecast: Decimal | None
-
-    @property
-    def percent_used(self) -> Decimal:
-        return ZERO if not self.limit else 100 * self.actual / self.limit
-
-
-def budgets(budgets_client, account_id: str, name_prefix: str) -> list[BudgetLine]:
-    lines = []
-    paginator = budgets_client.get_paginator("describe_budgets")
-    for page in paginator.paginate(AccountId=account_id):
-        for budget in page.get("Budgets", []):
-            if not budget.get("BudgetName", "").startswith(name_prefix):
-                continue
-            spend = budget.get("CalculatedSpend") or {}
-            forecast = (spend.get("ForecastedSpend") or {}).get("Amount")
-            lines.append(BudgetLine(
-                name=budget["BudgetName"],
-                limit=Decimal(budget["BudgetLimit"]["Amount"]),
-                actual=Decimal((spend.get("ActualSpend") or {}).get("Amount", "0")),
-                forecast=Decimal(forecast) if forecast is not None else None,
-            ))
-    return sorted(lines, key=lambda line: line.name)
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -219,7 +99,7 @@ class Report:
             "idleGpuCost": money(sum(idle_costs, ZERO)),
             "budgets": [
                 {"name": b.name, "limit": money(b.limit), "actualCost": money(b.actual), "forecastedCost": money(b.forecast),
-                 "percentUsed": str(b.percent_used.quantize(Decimal("0.1")))}
+                 "percentUsed": None if b.percent_used is None else str(b.percent_used.quantize(Decimal("0.1")))}
                 for b in self.budgets
             ],
         }
@@ -242,19 +122,11 @@ def build_report(resources, environment: str, start: date, end: date, group_keys
         report.groups[key] = [GroupLine(value, actual.get(value, ZERO), estimates.get(value)) for value in values]
     if cluster:
         report.idle = idle_gpus(clients["cloudwatch"], cluster, start, end, estimated.catalogue)
-    account_id = clients["sts"].get_caller_identity()["Account"]
-    report.budgets = budgets(clients["budgets"], account_id, name_prefix=budget_prefix)
+    report.budgets = budgets(clients["budgets"], account_id(clients["sts"]), name_prefix=budget_prefix)
     return report
 
 
 # --- command line -------------------------------------------------------------------------------
-
-
-def _date(option: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError("command line", f"expected a date like 2026-10-01, got {value!r}", key=option) from None
 
 
 def _default_period(today: date) -> tuple[date, date]:
@@ -264,16 +136,13 @@ def _default_period(today: date) -> tuple[date, date]:
 
 
 def _clients(region: str, endpoint_url: str | None) -> dict:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+    deadline = aws.Deadline(aws.SETTINGS.deadline_seconds)  # one limit for all the report's calls
     # Cost Explorer and Budgets are global services served from us-east-1.
     return {
-        "ce": boto3.client("ce", region_name="us-east-1", endpoint_url=endpoint_url, config=config),
-        "budgets": boto3.client("budgets", region_name="us-east-1", endpoint_url=endpoint_url, config=config),
-        "cloudwatch": boto3.client("cloudwatch", region_name=region, endpoint_url=endpoint_url, config=config),
-        "sts": boto3.client("sts", region_name=region, endpoint_url=endpoint_url, config=config),
+        "ce": aws.client("ce", "us-east-1", endpoint_url, deadline=deadline),
+        "budgets": aws.client("budgets", "us-east-1", endpoint_url, deadline=deadline),
+        "cloudwatch": aws.client("cloudwatch", region, endpoint_url, deadline=deadline),
+        "sts": aws.client("sts", region, endpoint_url, deadline=deadline),
     }
 
 
@@ -317,7 +186,8 @@ def _render_table(report: Report, console: Console) -> None:
         for column in ("budget", "limit", "actual", "forecast", "used"):
             table.add_column(column)
         for b in data["budgets"]:
-            table.add_row(b["name"], b["limit"], b["actualCost"], b["forecastedCost"] or "-", f"{b['percentUsed']}%")
+            table.add_row(b["name"], b["limit"], b["actualCost"] or "not calculated yet", b["forecastedCost"] or "-",
+                          "-" if b["percentUsed"] is None else f"{b['percentUsed']}%")
         console.print(table)
 
 
@@ -335,35 +205,32 @@ def _render_csv(report: Report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
     from mlp.plan import planned_or_loaded
     from mlp.usage import load_usage
 
+    # The command line first: a bad option is reported before any file is read.
     if bool(args.state) == bool(args.stack):
         raise UserError("command line", "give either a STATE.json file or --stack STACK", key="STATE")
-    resources = planned_or_loaded(args.state, args.stack)
     start, end = _default_period(date.today())
-    start = _date("--start", args.start) if args.start else start
-    end = _date("--end", args.end) if args.end else end
+    start = args.start if args.start is not None else start
+    end = args.end if args.end is not None else end
     if end <= start:
         raise UserError("command line", f"must be after --start ({start})", key="--end")
     group_keys = tuple(key.strip() for key in args.by.split(",") if key.strip())
     if not group_keys:
         raise UserError("command line", "expected tag keys like Team,Component", key="--by")
+    usage = load_usage(args.usage, usage_schemas()) if args.usage else None
+    resources = planned_or_loaded(args.state, args.stack)
+    check_group_keys(group_keys, resources)
     environment = _environment_of(resources)
     if not environment:
         raise UserError(args.state or args.stack, "no resource carries an Environment tag; cannot select its spend", key="Environment")
-    usage = load_usage(args.usage, usage_schemas()) if args.usage else None
     region = region_of(resources) or "us-east-1"
-    try:
-        project = next((r.tags["Project"] for r in resources if r.tags.get("Project")), "mlplatform")
-        report = build_report(resources, environment, start, end, group_keys, usage, _clients(region, args.endpoint_url),
-                              args.cluster or _cluster_of(resources), budget_prefix=f"{project}-{environment}-")
-    except NoCredentialsError:
-        raise UserError("AWS credentials", "none found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
-    except (ClientError, BotoCoreError) as error:
-        raise ServiceError(f"AWS refused the report's queries: {error}") from None
+    project = next((r.tags["Project"] for r in resources if r.tags.get("Project")), "mlplatform")
+    report = build_report(resources, environment, start, end, group_keys, usage, _clients(region, args.endpoint_url),
+                          args.cluster or _cluster_of(resources), budget_prefix=f"{project}-{environment}-")
+    if usage is not None:
+        usage.check_every_entry_matched()
 
     if args.format == "json":
         print(json.dumps(report.as_json(), indent=2))
@@ -378,8 +245,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("report", help="actual spend by cost tag beside the estimate, untagged spend, idle GPUs, budgets")
     parser.add_argument("state", nargs="?", help="stack-export or `pulumi preview --json` document of the stack")
     parser.add_argument("--stack", help="plan this stack offline instead of reading a document")
-    parser.add_argument("--start", help="first day, YYYY-MM-DD (default: first day of last month)")
-    parser.add_argument("--end", help="day after the last, YYYY-MM-DD (default: first day of this month)")
+    parser.add_argument("--start", type=iso_date, help="first day, YYYY-MM-DD (default: first day of last month)")
+    parser.add_argument("--end", type=iso_date, help="day after the last, YYYY-MM-DD (default: first day of this month)")
     parser.add_argument("--by", default=",".join(DEFAULT_GROUP_KEYS), help="cost tags to group by (default Team,Component)")
     parser.add_argument("--usage", help="usage file for the estimate (default: none)")
     parser.add_argument("--cluster", help="EKS cluster whose GPU agent metrics to read (default: from the document)")

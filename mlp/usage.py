@@ -10,12 +10,16 @@ pricer in mlp/cost/, so a typo is an error naming the file and the key, not a si
 
 from __future__ import annotations
 
+import datetime
+import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 
+from components.config.errors import describe
 from mlp.errors import UserError
 from mlp.files import read_yaml
 
@@ -31,6 +35,30 @@ FILE_SCHEMA: dict[str, Any] = {
         "resource_usage": {"type": ["object", "null"], "additionalProperties": {"type": "object"}},
     },
 }
+
+
+# Usage is counted in hours, gigabytes and requests a month: anything larger is a typo.
+MAX_MAGNITUDE = 10**15
+
+
+def check_values(value: Any, source: str, key: str = "") -> None:
+    """Every value of a usage file is a string, a finite number of sane size, a boolean, a list
+    or a mapping; anything else (NaN, infinity, 1e300, a date, bytes, a set) is an error naming
+    the key, before any schema or pricer sees it."""
+    pending = [(value, key)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((child, f"{where}.{name}" if where else str(name)) for name, child in item.items())
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            if not (math.isfinite(item) and abs(item) <= MAX_MAGNITUDE):
+                raise UserError(source, f"expected a finite number of at most {MAX_MAGNITUDE:.0e}, got {describe(item)}", key=where or None)
+        elif item is not None and not isinstance(item, (str, bool)):
+            kind = "" if isinstance(item, (datetime.date, datetime.time)) else f" (a {type(item).__name__})"  # describe names dates
+            raise UserError(source, f"expected a number, string or boolean, got {describe(item)}{kind}: quote it or write a number",
+                            key=where or None)
 
 
 def _key_path(prefix: str, path) -> str:
@@ -61,6 +89,7 @@ class UsageFile:
     type_defaults: dict[str, dict] = field(default_factory=dict)
     resources: dict[str, dict] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # names and URNs of the resources asked about
     accepted: dict[str, set[str]] = field(default_factory=dict)
     types: dict[str, set[str]] = field(default_factory=dict)
 
@@ -70,6 +99,7 @@ class UsageFile:
         different types (a NAT gateway and its Elastic IP): each takes the keys its type knows,
         and `check_every_key_used` reports keys that none of them took."""
         merged = dict(self.type_defaults.get(type_token) or {})
+        self.seen.update((urn, name))
         accepts = set((schema or {}).get("properties") or {})
         for key in (urn, name):
             if key not in self.resources:
@@ -103,6 +133,17 @@ class UsageFile:
     def unused_entries(self) -> list[str]:
         return sorted(set(self.resources) - self.used)
 
+    def check_every_entry_matched(self) -> None:
+        """A `resource_usage` entry that matched no priced resource is a misspelt name or URN
+        (the README: typos are errors). Call it once every document the file prices has been
+        estimated: `mlp diff` prices base and head with one file, and an entry may match
+        only the head."""
+        unused = self.unused_entries()
+        if unused:
+            close = difflib.get_close_matches(unused[0], sorted(n for n in self.seen if n not in self.resources), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(self.source, f"matches no priced resource of the document by name or URN{hint}", key=f"resource_usage.{unused[0]}")
+
 
 def load_usage(path: str | Path | None, schemas: Mapping[str, dict]) -> UsageFile:
     """Read and validate a usage file; `schemas` maps each priced type token to the JSON schema
@@ -111,6 +152,7 @@ def load_usage(path: str | Path | None, schemas: Mapping[str, dict]) -> UsageFil
         return UsageFile()
     shown = str(path)
     document = read_yaml(path, shown)
+    check_values(document, shown)
     if isinstance(document, dict) and isinstance(document.get("version"), (int, float)) and not isinstance(document["version"], bool):
         document["version"] = str(document["version"])  # `version: 0.1` parses as a float
     validate(document, FILE_SCHEMA, shown, "")

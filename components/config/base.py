@@ -128,12 +128,21 @@ def no_duplicates(what: str, names: list, *where: str) -> None:
 # --- numbers and switches --------------------------------------------------------------------
 
 
+# No count, size or period of a stack file comes near these; a value beyond them is a typo, and
+# beyond them floats stop counting in whole units (2^53) and AWS's and Kubernetes' int32 fields
+# overflow.
+MAX_WHOLE_NUMBER = 2**31 - 1
+MAX_NUMBER = 1e15
+
+
 def _whole_number(value: Any) -> int:
     # YAML gives ints; JSON-encoded config may give 30.0. Booleans are ints in Python: refuse.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid(f"expected a whole number, got {describe(value)}")
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise Invalid(f"expected a whole number, got {describe(value)}")
+    if abs(value) > MAX_WHOLE_NUMBER:
+        raise Invalid(f"expected a whole number of at most {MAX_WHOLE_NUMBER}, got {describe(value)}")
     return int(value)
 
 
@@ -146,6 +155,8 @@ def _finite_number(value: Any) -> float:
         number = math.inf
     if not math.isfinite(number):
         raise Invalid(f"expected a finite number, got {describe(value)}")
+    if abs(number) > MAX_NUMBER:
+        raise Invalid(f"expected a number of at most {MAX_NUMBER:.0e}, got {describe(value)}")
     return number
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
 
 from mlp import gpu_agent
+from mlp.cli import main
 from mlp.errors import UserError
 from mlp.gpu_agent import (
     AgentSettings,
@@ -146,8 +150,14 @@ def test_command_without_a_driver_exits_1_with_a_message():
 @pytest.mark.parametrize("overrides,key", [
     ({"cluster": None}, "--cluster"),
     ({"sample_seconds": 0.0}, "--sample-seconds"),
+    ({"sample_seconds": 0.0005}, "--sample-seconds"),
+    ({"sample_seconds": math.inf}, "--sample-seconds"),
+    ({"sample_seconds": math.nan}, "--sample-seconds"),
     ({"publish_seconds": 0.5, "sample_seconds": 1.0}, "--publish-seconds"),
+    ({"publish_seconds": 5.0, "sample_seconds": 10.0}, "--publish-seconds"),
+    ({"publish_seconds": math.inf}, "--publish-seconds"),
     ({"idle_threshold": 150.0}, "--idle-threshold"),
+    ({"idle_threshold": math.nan}, "--idle-threshold"),
 ])
 def test_bad_options_name_the_option(overrides, key):
     with pytest.raises(UserError) as raised:
@@ -158,7 +168,27 @@ def test_bad_options_name_the_option(overrides, key):
 def test_bad_option_from_the_command_line_exits_2():
     result = run_mlp("gpu-agent", "--cluster", "c", "--node-pool", "gpu", "--instance-type", "g5.xlarge", "--sample-seconds", "-1")
     assert result.returncode == 2
-    assert result.stderr.strip() == "mlp gpu-agent: command line: --sample-seconds: must be greater than 0, got -1.0"
+    assert result.stderr == "mlp gpu-agent: command line: --sample-seconds: expected a number of seconds from 1 to 86400, got '-1'\n"
+
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--sample-seconds", "inf", "expected a number of seconds from 1 to 86400, got 'inf'"),
+    ("--sample-seconds", "nan", "expected a number of seconds from 1 to 86400, got 'nan'"),
+    ("--sample-seconds", "0.0001", "expected a number of seconds from 1 to 86400, got '0.0001'"),
+    ("--publish-seconds", "1e400", "expected a number of seconds from 1 to 86400, got '1e400'"),
+    ("--idle-threshold", "nan", "expected a percentage from 0 to 100, got 'nan'"),
+    ("--windows", "0", "expected a whole number from 1 to 1000000000, got '0'"),
+    ("--region", "Teem", "expected an AWS region like us-east-1, got 'Teem'"),
+])
+def test_options_refuse_non_finite_and_sub_second_values(option, value, words, capsys):
+    status = main(["gpu-agent", "--cluster", "c", "--node-pool", "gpu", "--instance-type", "g5.xlarge", option, value])
+    assert status == 2
+    assert capsys.readouterr().err == f"mlp gpu-agent: command line: {option}: {words}\n"
+
+
+def test_a_reading_nvml_garbles_is_left_out_of_the_window():
+    summary = summarize([[GpuSample(0, math.nan, 0, GIB)], [GpuSample(0, 40.0, 0, GIB)]], idle_threshold=5.0)
+    assert summary.gpus == 1 and summary.mean_utilization == 40.0
 
 
 class _FakeImds:
@@ -207,6 +237,19 @@ def test_without_metadata_the_instance_type_is_required(monkeypatch):
     assert raised.value.key == "--instance-type"
 
 
+def _agent_modules(package: Path) -> set[str]:
+    """The files of mlp/ the agent imports, directly or through them, at the top or when used."""
+    needed, pending = {"__init__.py"}, ["gpu_agent"]
+    while pending:
+        name = pending.pop()
+        if f"{name}.py" in needed:
+            continue
+        needed.add(f"{name}.py")
+        source = (package / f"{name}.py").read_text()
+        pending += re.findall(r"^\s*from mlp\.(\w+) import", source, re.M) + re.findall(r"^\s*from mlp import (\w+)", source, re.M)
+    return needed
+
+
 def test_agent_runs_with_only_its_image_files(tmp_path):
     """The image copies four files of mlp/ and installs no Pulumi: the agent must start from them."""
     import shutil
@@ -217,14 +260,15 @@ def test_agent_runs_with_only_its_image_files(tmp_path):
 
     package = tmp_path / "mlp"
     package.mkdir()
-    for name in ("__init__.py", "errors.py", "cli.py", "gpu_agent.py"):
-        shutil.copy(PROJECT_ROOT / "mlp" / name, package / name)
     dockerfile = (PROJECT_ROOT / "images" / "gpu-agent" / "Dockerfile").read_text()
-    assert "COPY mlp/__init__.py mlp/errors.py mlp/cli.py mlp/gpu_agent.py /app/mlp/" in dockerfile
+    copied = {Path(word).name for line in dockerfile.splitlines() if line.startswith("COPY mlp/") for word in line.split()[1:-1]}
+    assert _agent_modules(PROJECT_ROOT / "mlp") <= copied, "images/gpu-agent/Dockerfile must COPY every module the agent imports"
+    for name in copied:
+        shutil.copy(PROJECT_ROOT / "mlp" / name, package / name)
     result = subprocess.run([sys.executable, "-m", "mlp.gpu_agent", "--help"], cwd=tmp_path, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "--idle-threshold" in result.stdout
     result = subprocess.run([sys.executable, "-m", "mlp.gpu_agent", "--cluster", "c", "--node-pool", "p", "--instance-type", "g5.xlarge",
                              "--sample-seconds", "0"], cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
-    assert result.returncode == 2 and "--sample-seconds: must be greater than 0" in result.stderr
+    assert result.returncode == 2 and "--sample-seconds: expected a number of seconds from 1" in result.stderr

@@ -12,10 +12,11 @@ import pytest
 from botocore.stub import Stubber
 
 from components.config import sagemaker_hosting_instance_types
-from mlp import prices
+from mlp import prices, prices_refresh
 from mlp.cli import main
 from mlp.errors import UserError
-from mlp.prices import PriceSpec, load_catalogue, read_catalogue_file, refresh_catalogue
+from mlp.prices import PriceSpec, load_catalogue, read_catalogue_file
+from mlp.prices_refresh import refresh_catalogue
 
 REGIONS = ("us-east-1", "us-west-2")
 
@@ -127,8 +128,8 @@ def test_refresh_command_writes_a_valid_catalogue(tmp_path, monkeypatch, capsys)
     template = {**TEMPLATE, "region": "us-west-2", "ec2": TEMPLATE["ec2"], "sagemaker": TEMPLATE["sagemaker"]}
     (tmp_path / "us-west-2.json").write_text(json.dumps({**shipped, **template}))
     client, stubber = stubbed_refresh()
-    monkeypatch.setattr(prices, "pricing_client", lambda: client)
-    monkeypatch.setattr(prices, "PRICE_SPECS", SPECS)
+    monkeypatch.setattr(prices_refresh, "pricing_client", lambda: client)
+    monkeypatch.setattr(prices_refresh, "PRICE_SPECS", SPECS)
     with stubber:
         assert main(["prices", "refresh", "--region", "us-west-2", "--dir", str(tmp_path)]) == 0
     written = read_catalogue_file(tmp_path / "us-west-2.json")
@@ -137,11 +138,11 @@ def test_refresh_command_writes_a_valid_catalogue(tmp_path, monkeypatch, capsys)
     assert "not refreshed (kept the previous price): eks.extendedSupportClusterHour" in capsys.readouterr().err
 
 
-def test_pricing_client_retries_with_backoff():
-    client = prices.pricing_client()
+def test_pricing_client_has_mlps_timeouts_and_bounded_retries():
+    client = prices_refresh.pricing_client()
     assert client.meta.region_name == "us-east-1"
-    assert client.meta.config.retries["mode"] == "adaptive"
-    assert client.meta.config.retries["total_max_attempts"] == 11  # 10 retries after the first try
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (5.0, 30.0)
 
 
 def _stack_config(stack: str) -> dict:

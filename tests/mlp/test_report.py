@@ -12,6 +12,8 @@ import requests
 
 from mlp.cost import estimate
 from tests.conftest import planned, run_mlp
+from tests.mlp.fakeaws import FakeAws, Reply, without_credentials
+from tests.mlp.inprocess import run_main
 
 TODAY = date.today()
 START, END = TODAY - timedelta(days=3), TODAY + timedelta(days=1)  # 4 days = 96 hours
@@ -119,7 +121,7 @@ def test_bad_options_exit_2_with_one_line(args, message, tmp_path):
     assert result.stderr.strip() == f"mlp report: {message}"
 
 
-def test_a_malformed_cost_explorer_answer_names_the_key(moto_endpoint, aws_test_credentials, tmp_path):
+def test_a_malformed_cost_explorer_answer_is_exit_1_naming_the_api_and_field(moto_endpoint, aws_test_credentials, tmp_path):
     requests.post(f"{moto_endpoint}/moto-api/reset")
     broken = {"ResultsByTime": [{"TimePeriod": {"Start": START.isoformat(), "End": END.isoformat()}, "Total": {}, "Estimated": False,
                                  "Groups": [{"Keys": ["Environment$prod"], "Metrics": {"UnblendedCost": {"Amount": "n/a", "Unit": "USD"}}}]}]}
@@ -127,5 +129,81 @@ def test_a_malformed_cost_explorer_answer_names_the_key(moto_endpoint, aws_test_
     state = tmp_path / "prod.json"
     state.write_text(json.dumps(planned("prod").document))
     result = _report(moto_endpoint, state)
-    assert result.returncode == 2
-    assert result.stderr.strip() == "mlp report: Cost Explorer response: ResultsByTime[0].Groups[0]: expected Metrics.UnblendedCost.Amount as a number"
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == ("mlp report: Cost Explorer GetCostAndUsage: ResultsByTime[0].Groups[0].Metrics.UnblendedCost.Amount: "
+                             "expected a decimal amount, got 'n/a'\n")
+
+
+# --- against a faulty AWS (tests/mlp/fakeaws.py), in-process ---------------------------------------
+
+SMALL_EXPORT = {"version": 3, "deployment": {"resources": [
+    {"urn": "urn:pulumi:prod::mlplatform::pulumi:providers:aws::default", "type": "pulumi:providers:aws", "custom": True, "id": "p1",
+     "inputs": {"region": "us-west-2", "defaultTags": json.dumps({"tags": {"Environment": "prod", "Team": "ml-platform", "Project": "mlplatform"}})}},
+    {"urn": "urn:pulumi:prod::mlplatform::aws:ec2/natGateway:NatGateway::nat", "type": "aws:ec2/natGateway:NatGateway", "custom": True,
+     "id": "nat-1", "inputs": {"tags": {"Component": "network"}}, "provider": "urn:pulumi:prod::mlplatform::pulumi:providers:aws::default::p1"},
+]}}
+
+
+def good_answers(operation: str, request: dict):
+    if operation == "GetCostAndUsage":
+        key = request["GroupBy"][0]["Key"]
+        return _ce_result(key, {"prod": "10.00"} if key == "Environment" else {"x": "4.00", "": "6.00"})
+    return {"Budgets": [{"BudgetName": "mlplatform-prod-env", "BudgetLimit": {"Amount": "100", "Unit": "USD"}}]}
+
+
+def report_in_process(tmp_path, answer, *extra) -> tuple[int, str, str]:
+    state = tmp_path / "small.json"
+    state.write_text(json.dumps(SMALL_EXPORT))
+    with FakeAws(answer) as url:
+        return run_main("report", str(state), "--start", START.isoformat(), "--end", END.isoformat(), "--endpoint-url", url,
+                        "--format", "json", *extra)
+
+
+def test_report_against_a_good_fake(tmp_path, aws_test_credentials):
+    status, out, err = report_in_process(tmp_path, good_answers)
+    assert (status, err) == (0, "")
+    report = json.loads(out)
+    assert report["totalActualCost"] == "10.00"
+    assert report["budgets"][0]["actualCost"] is None and report["budgets"][0]["percentUsed"] is None
+
+
+@pytest.mark.parametrize("answer,words", [
+    (lambda operation, request: Reply(200, b""), "Cost Explorer GetCostAndUsage: ResultsByTime: missing (expected a list)"),
+    (lambda operation, request: Reply(200, b"{garbled"), "Cost Explorer GetCostAndUsage: ResultsByTime: missing (expected a list)"),
+    (lambda operation, request: good_answers(operation, request) if operation == "GetCostAndUsage" else {"Budgets": [{"BudgetName": "mlplatform-prod-x"}]},
+     "Budgets DescribeBudgets: Budgets[0].BudgetLimit: missing (expected an object)"),
+    (lambda operation, request: good_answers(operation, request) if operation == "GetCostAndUsage" else
+     {"Budgets": [{"BudgetName": "mlplatform-prod-x", "BudgetLimit": {"Amount": "NaN"}}]},
+     "Budgets DescribeBudgets: Budgets[0].BudgetLimit.Amount: expected a decimal amount >= 0, got 'NaN'"),
+    (lambda operation, request: {**good_answers(operation, request), "NextPageToken": "again"} if operation == "GetCostAndUsage" else good_answers(operation, request),
+     "Cost Explorer GetCostAndUsage: NextPageToken: the same page token came back twice"),
+])
+def test_a_broken_answer_is_exit_1_with_one_line_and_no_report(tmp_path, aws_test_credentials, answer, words):
+    status, out, err = report_in_process(tmp_path, answer)
+    assert (status, out) == (1, "")
+    assert err.startswith(f"mlp report: {words}") and err.count("\n") == 1
+
+
+def test_report_options_are_checked_before_anything_is_read(tmp_path):
+    for args, message in (
+        (["--start", ""], "command line: --start: expected a date like 2026-10-01, got ''"),
+        (["--end", "tomorrow"], "command line: --end: expected a date like 2026-10-01, got 'tomorrow'"),
+    ):
+        status, out, err = run_main("report", str(tmp_path / "absent.json"), *args)
+        assert (status, out, err) == (2, "", f"mlp report: {message}\n")
+
+
+def test_group_keys_no_resource_carries_are_an_error(tmp_path):
+    state = tmp_path / "small.json"
+    state.write_text(json.dumps(SMALL_EXPORT))
+    status, out, err = run_main("report", str(state), "--by", "Teem")
+    assert status == 2 and out == ""
+    assert err.startswith("mlp report: command line: --by: no resource carries the tag 'Teem'")
+
+
+def test_no_credentials_is_exit_2(tmp_path, monkeypatch):
+    without_credentials(monkeypatch)
+    status, out, err = report_in_process(tmp_path, good_answers)
+    assert (status, out) == (2, "")
+    assert err == "mlp report: AWS credentials: none found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"

@@ -83,3 +83,47 @@ def test_unreadable_yaml_names_the_line(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_usage(tmp_path / "nope.yaml", usage_schemas())
+
+
+NAT = "version: 0.1\nresource_type_default_usage:\n  aws:ec2/natGateway:NatGateway:\n    monthly_data_processed_gb: {}\n"
+NAT_KEY = "resource_type_default_usage.aws:ec2/natGateway:NatGateway.monthly_data_processed_gb"
+
+
+@pytest.mark.parametrize("value,words", [
+    (".nan", "expected a finite number of at most 1e+15, got nan"),
+    (".inf", "got inf"),
+    ("-.inf", "got -inf"),
+    ("1.0e+300", "got 1e+300"),
+    ("1" + "0" * 30, "got 1000000000000000000000000000000"),
+    ("2025-01-13", "expected a number, string or boolean, got 2025-01-13 (a date): quote it"),
+    ("!!binary aGVsbG8=", "got b'hello' (a bytes)"),
+    ("!!set {a}", "(a set)"),
+])
+def test_non_finite_absurd_and_typed_values_name_the_key(tmp_path, value, words):
+    with pytest.raises(UserError) as raised:
+        load_usage(write(tmp_path, NAT.format(value)), usage_schemas())
+    assert raised.value.key == NAT_KEY
+    assert words in raised.value.message
+
+
+def test_a_key_written_twice_names_both_lines(tmp_path):
+    text = "version: 0.1\nresource_usage:\n  nat:\n    monthly_data_processed_gb: 5\n  nat:\n    monthly_data_processed_gb: 50\n"
+    with pytest.raises(UserError) as raised:
+        load_usage(write(tmp_path, text), usage_schemas())
+    assert str(raised.value) == f"{tmp_path / 'usage.yaml'}: resource_usage.nat: duplicate key: first at line 3, again at line 5"
+
+
+def test_a_misspelt_resource_name_is_an_error_with_a_suggestion(tmp_path):
+    usage = load_usage(write(tmp_path, "version: 0.1\nresource_usage:\n  mlplatform-nat-O:\n    monthly_data_processed_gb: 5\n"), usage_schemas())
+    schema = usage_schemas()["aws:ec2/natGateway:NatGateway"]
+    usage.for_resource("aws:ec2/natGateway:NatGateway", "mlplatform-nat-0", "urn:pulumi:prod::mlplatform::aws:ec2/natGateway:NatGateway::mlplatform-nat-0", schema)
+    with pytest.raises(UserError) as raised:
+        usage.check_every_entry_matched()
+    assert raised.value.key == "resource_usage.mlplatform-nat-O"
+    assert raised.value.message == "matches no priced resource of the document by name or URN (did you mean 'mlplatform-nat-0'?)"
+
+
+def test_every_entry_of_the_shipped_usage_files_matches_a_resource(plan_of, stack):
+    usage = load_usage(STACKS_DIR / f"usage.{stack}.yaml", usage_schemas())
+    estimate(plan_of(stack).resources, usage)
+    usage.check_every_entry_matched()

@@ -130,3 +130,13 @@ def test_odd_yaml_values_are_one_line_exit_2(text, words, write_stack, capsys):
     assert status == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "mlplatform:budgets.monthlyLimit" in err and words in err
+
+
+def test_deeply_nested_pulumi_config_json_is_one_config_error():
+    # Pulumi hands structured config over as JSON strings; a pathological one must not escape
+    # `pulumi up` as a RecursionError traceback.
+    from components.config import ConfigError, decode_pulumi_config
+
+    with pytest.raises(ConfigError) as raised:
+        decode_pulumi_config({"mlplatform:cluster": "[" * 100_000 + "]" * 100_000})
+    assert str(raised.value).startswith("mlplatform:cluster: ")
