@@ -13,13 +13,25 @@ import pulumi_aws as aws
 
 from components.config import BudgetsConfig
 from components.facts import StackFacts
-from components.iam import policy_document
+from components.iam import account_id_of, policy_document, source_condition
+from components.keys import service_key
 from components.tagging import REQUIRED_TAG_KEYS, CostTagging
 
 COMPONENT = "cost-controls"
 # The cost a budget and `mlp report` measure: what AWS bills before discounts are spread.
 # pulumi-aws 7 requires `metrics` together with `filter_expression`.
 COST_METRIC = "UnblendedCost"
+
+
+def budgets_source(account_id: str) -> dict:
+    """Only AWS Budgets acting for this account's budgets."""
+    return source_condition(account_id, f"arn:aws:budgets::{account_id}:*")
+
+
+def alert_key_statements(account_id: str) -> list[dict]:
+    """AWS Budgets encrypts what it publishes to the alert topic with the topic's key."""
+    return [{"Sid": "AwsBudgetsPublishesEncrypted", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": budgets_source(account_id)}]
 
 
 def _tag_filter(key: str, value: str, nested: bool) -> dict:
@@ -32,29 +44,40 @@ class CostControls(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:cost-controls:CostControls", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        account_id = account_id_of(self)
 
         if settings.activate_cost_allocation_tags:
             for key in REQUIRED_TAG_KEYS:
                 aws.costexplorer.CostAllocationTag(f"{name}-tag-{key.lower()}", tag_key=key, status="Active", opts=child)
 
-        # Alerts go to people by email and to a topic that chat or ticketing can subscribe to.
+        # Alerts go to people by email and to a topic that chat or ticketing can subscribe to. Its
+        # messages (spend by team) are encrypted at rest with a key only AWS Budgets publishes with.
+        self.alert_key = service_key(
+            f"{name}-alerts",
+            description=f"Encryption of the {facts.name_prefix} budget alert topic",
+            alias=f"{facts.name_prefix}-budget-alerts",
+            statements=alert_key_statements,
+            deletion_window_days=30,
+            tags=tagging.resource_tags(COMPONENT),
+            opts=child,
+        )
         self.alert_topic = aws.sns.Topic(
             f"{name}-alerts",
             name=f"{facts.name_prefix}-budget-alerts",
+            kms_master_key_id=self.alert_key.arn,
             tags=tagging.resource_tags(COMPONENT),
             opts=child,
         )
         aws.sns.TopicPolicy(
             f"{name}-alerts",
             arn=self.alert_topic.arn,
-            policy=pulumi.Output.all(self.alert_topic.arn, identity.account_id).apply(lambda args: policy_document([{
+            policy=pulumi.Output.all(self.alert_topic.arn, account_id).apply(lambda args: policy_document([{
                 "Sid": "AwsBudgetsPublish",
                 "Effect": "Allow",
                 "Principal": {"Service": "budgets.amazonaws.com"},
                 "Action": "SNS:Publish",
                 "Resource": args[0],
-                "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
+                "Condition": budgets_source(args[1]),
             }])),
             opts=child,
         )

@@ -14,7 +14,6 @@ as well, for third-party charts that only speak IRSA.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import pulumi
@@ -23,15 +22,17 @@ import pulumi_kubernetes as k8s
 
 from components.config import SYSTEM_POOL_NAME, ClusterConfig
 from components.facts import StackFacts
-from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
 from components.iam import (
+    PodSubject,
+    account_id_of,
     ec2_node_role,
-    pod_identity_role,
-    pod_identity_trust_policy,
-    policy_document,
+    pod_identity_trust,
     service_trust_policy,
 )
 from components.interfaces import ClusterAccess, NetworkPlacement
+from components.keys import encrypted_log_group, service_key
+from components.load_balancer_controller import INGRESS_CLASS, load_balancer_controller
+from components.namespaces import team_namespaces
 from components.nodepools import (
     COMPONENT,
     CONTROLLER_NAMESPACE,
@@ -39,6 +40,7 @@ from components.nodepools import (
     ROOT_DEVICE_NAME,
     ControlPlane,
     NodePools,
+    launch_template_metadata_options,
 )
 from components.storage import ebs_storage_class
 from components.tagging import CostTagging
@@ -46,23 +48,17 @@ from components.tagging import CostTagging
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
-INGRESS_CLASS = "alb"
-
-AWS_LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
-AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
-AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
-DEFAULT_TAGS_LOW_PRIORITY = "EnableDefaultTagsLowPriority"
 EBS_CSI_CONTROLLER_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
-# One active replica reconciles every Ingress and Service; the standbys only answer webhooks.
-# A few hundred ingresses fit in 128Mi; the limit leaves room for a full resync after a restart.
-LOAD_BALANCER_CONTROLLER_RESOURCES = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="512Mi")
-# nobody: the controller only reads its webhook certificate (a Secret volume) and writes nothing.
-LOAD_BALANCER_CONTROLLER_USER_ID = 65534
-_LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).parent / "data" / "aws_load_balancer_controller_iam_policy.json"
+# The VPC CNI's node agent runs as this service account; it alone manages network interfaces.
+VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+VPC_CNI_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+# What the control plane may do with the Secrets key (the EKS user guide's cluster-role KMS policy).
+SECRETS_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
 
 # Add-ons the nodes need to become Ready are installed before the node group; the rest after,
 # because their pods need somewhere to run and `pulumi up` waits for them to be healthy.
-ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+ADDONS_BEFORE_NODES = (POD_IDENTITY_AGENT, "vpc-cni", "kube-proxy")
 
 
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str, role_arn: str, profile: Optional[str]) -> str:
@@ -98,16 +94,10 @@ def root_volume(size_gi: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgs:
     )
 
 
-def quota_spec(cpu: int, memory_gi: int, gpus: int, persistent_volume_claims: int, storage_gi: int) -> dict:
-    return {
-        "hard": {
-            "requests.cpu": str(cpu),
-            "requests.memory": f"{memory_gi}Gi",
-            "requests.nvidia.com/gpu": str(gpus),
-            "persistentvolumeclaims": str(persistent_volume_claims),
-            "requests.storage": f"{storage_gi}Gi",
-        }
-    }
+def secrets_key_statements(account_id: str, cluster_role_arn: str) -> list[dict]:
+    """The control plane itself calls KMS for Secrets, so the key policy names its role."""
+    return [{"Sid": "ControlPlaneEncryptsSecrets", "Effect": "Allow", "Principal": {"AWS": cluster_role_arn},
+             "Action": list(SECRETS_KEY_ACTIONS), "Resource": "*"}]
 
 
 class Cluster(pulumi.ComponentResource):
@@ -131,16 +121,6 @@ class Cluster(pulumi.ComponentResource):
             return {**tags, "Name": name_tag}
 
         # --- control plane ------------------------------------------------------------------
-        self.secrets_key = aws.kms.Key(
-            f"{name}-secrets",
-            description=f"Envelope encryption of Kubernetes Secrets in {facts.cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=settings.kms_deletion_window_days,
-            tags=named(f"{prefix}-eks-secrets"),
-            opts=child,
-        )
-        aws.kms.Alias(f"{name}-secrets", name=f"alias/{prefix}-eks-secrets", target_key_id=self.secrets_key.key_id, opts=child)
-
         cluster_role = aws.iam.Role(
             f"{name}-control-plane",
             name=f"{prefix}-eks-cluster",
@@ -154,21 +134,27 @@ class Cluster(pulumi.ComponentResource):
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
             opts=child,
         )
-        secrets_key_use = aws.iam.RolePolicy(
-            f"{name}-control-plane-kms",
-            role=cluster_role.id,
-            policy=self.secrets_key.arn.apply(lambda arn: policy_document(
-                [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], "Resource": arn}]
-            )),
+        self.secrets_key = service_key(
+            f"{name}-secrets",
+            description=f"Envelope encryption of Kubernetes Secrets in {facts.cluster_name}",
+            alias=f"{prefix}-eks-secrets",
+            statements=secrets_key_statements,
+            statement_inputs=[cluster_role.arn],
+            deletion_window_days=settings.kms_deletion_window_days,
+            tags=named(f"{prefix}-eks-secrets"),
             opts=child,
         )
-        # EKS would create this group itself without a retention period; owning it bounds the cost.
-        control_plane_logs = aws.cloudwatch.LogGroup(
+        # EKS would create this group itself, unencrypted and kept forever; owning it bounds the
+        # cost, encrypts it, and keeps the audit log with the data where data is protected.
+        control_plane_logs = encrypted_log_group(
             f"{name}-control-plane-logs",
             name=f"/aws/eks/{facts.cluster_name}/cluster",
-            retention_in_days=settings.control_plane_log_retention_days,
+            region=facts.region,
+            retention_days=settings.control_plane_log_retention_days,
+            alias=f"{prefix}-eks-control-plane-logs",
+            deletion_window_days=settings.kms_deletion_window_days,
             tags=tags,
-            opts=child,
+            opts=facts.keep(self),
         )
 
         self.eks_cluster = aws.eks.Cluster(
@@ -198,7 +184,7 @@ class Cluster(pulumi.ComponentResource):
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
             deletion_protection=settings.deletion_protection,
             tags=named(facts.cluster_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, secrets_key_use, control_plane_logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, self.secrets_key, control_plane_logs]),
         )
         self.cluster_name: pulumi.Output[str] = self.eks_cluster.name
         self.cluster_security_group_id: pulumi.Output[str] = self.eks_cluster.vpc_config.cluster_security_group_id
@@ -242,30 +228,38 @@ class Cluster(pulumi.ComponentResource):
             ))
 
         # --- add-ons ---------------------------------------------------------------------------
-        ebs_csi_role = aws.iam.Role(
-            f"{name}-ebs-csi",
-            name=f"{prefix}-ebs-csi",
-            assume_role_policy=pod_identity_trust_policy(),
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ebs-csi",
-            role=ebs_csi_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
-            opts=child,
-        )
+        # The add-ons that call AWS get their own roles through Pod Identity, never the node role.
+        account_id = account_id_of(self)
+
+        def addon_role(addon_name: str, service_account: str, policy_arn: str) -> aws.iam.Role:
+            role = aws.iam.Role(
+                f"{name}-{addon_name}",
+                name=f"{prefix}-{addon_name}",
+                assume_role_policy=pod_identity_trust(facts, account_id, [PodSubject(CONTROLLER_NAMESPACE, service_account)]),
+                tags=tags,
+                opts=child,
+            )
+            self.addon_role_policies.append(aws.iam.RolePolicyAttachment(f"{name}-{addon_name}", role=role.name, policy_arn=policy_arn, opts=child))
+            return role
+
+        self.addon_role_policies: list[aws.iam.RolePolicyAttachment] = []
+        ebs_csi_role = addon_role("ebs-csi", EBS_CSI_CONTROLLER_SERVICE_ACCOUNT, "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+        vpc_cni_role = addon_role("vpc-cni", VPC_CNI_SERVICE_ACCOUNT, VPC_CNI_POLICY_ARN)
         self.system_node_selector: dict[str, str] = {POOL_LABEL: SYSTEM_POOL_NAME}
         addon_settings = {
             # Without this the CNI's node agent enforces no NetworkPolicy: notebook egress limits
             # and the model servers' policies would be accepted and do nothing. The add-on's
             # configuration schema takes the flag as a string.
-            "vpc-cni": {"configuration_values": json.dumps({"enableNetworkPolicy": "true"})},
+            "vpc-cni": {
+                "configuration_values": json.dumps({"enableNetworkPolicy": "true"}),
+                "pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(role_arn=vpc_cni_role.arn, service_account=VPC_CNI_SERVICE_ACCOUNT)],
+            },
             "coredns": {"configuration_values": json.dumps({"nodeSelector": self.system_node_selector})},
             "aws-ebs-csi-driver": {
                 # The node plugin must also run on tainted GPU nodes or their PVCs never attach.
+                # The region is given, so the controller never needs instance metadata (hop limit 1).
                 "configuration_values": json.dumps({
-                    "controller": {"nodeSelector": self.system_node_selector},
+                    "controller": {"nodeSelector": self.system_node_selector, "region": facts.region},
                     "node": {"tolerateAllTaints": True},
                 }),
                 "pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_csi_role.arn, service_account=EBS_CSI_CONTROLLER_SERVICE_ACCOUNT)],
@@ -288,7 +282,9 @@ class Cluster(pulumi.ComponentResource):
 
         versions = settings.addons.by_addon_name()
         for addon_name in ADDONS_BEFORE_NODES:
-            self.addons[addon_name] = addon(addon_name, versions[addon_name], [self.eks_cluster])
+            # The CNI takes its credentials from the Pod Identity agent, so the agent comes first.
+            waits_for = [self.addons[POD_IDENTITY_AGENT], *self.addon_role_policies] if addon_name == "vpc-cni" else []
+            self.addons[addon_name] = addon(addon_name, versions[addon_name], [self.eks_cluster, *waits_for])
 
         # --- system node group -----------------------------------------------------------------
         self.system_node_role, node_policies = ec2_node_role(f"{name}-system-nodes", f"{prefix}-system-nodes", tags, child)
@@ -296,15 +292,10 @@ class Cluster(pulumi.ComponentResource):
         self.system_launch_template = aws.ec2.LaunchTemplate(
             f"{name}-system-nodes",
             name=f"{prefix}-system-nodes",
-            description="EKS system node group: IMDSv2 only, encrypted gp3 root volume, cost tags on launch",
+            description="EKS system node group: IMDSv2 only with hop limit 1, encrypted gp3 root volume, cost tags on launch",
             block_device_mappings=[root_volume(group.disk_size_gi)],
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                # Controllers here (EBS CSI, load balancer controller) may read instance metadata
-                # from their pods, one network hop further than the host.
-                http_put_response_hop_limit=2,
-            ),
+            # Controllers here are given their region and VPC, so none needs instance metadata.
+            metadata_options=launch_template_metadata_options(),
             tag_specifications=tagging.launch_template_tag_specifications(COMPONENT, name=f"{prefix}-system-node"),
             update_default_version=True,
             tags=tags,
@@ -363,100 +354,19 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # --- team namespaces -------------------------------------------------------------------
-        self.team_namespaces: dict[str, str] = {}
-        self.namespace_resources: dict[str, k8s.core.v1.Namespace] = {}
-        defaults = settings.container_defaults
-        for team, quota in settings.team_quotas:
-            labels = tagging.k8s_labels(COMPONENT, team, app="team-namespace")
-            namespace = k8s.core.v1.Namespace(
-                f"{name}-ns-{team}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=team,
-                    labels={**labels, "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"},
-                ),
-                opts=with_k8s,
-            )
-            in_namespace = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[namespace])
-            k8s.core.v1.ResourceQuota(
-                f"{name}-quota-{team}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=team, labels=labels),
-                spec=quota_spec(quota.cpu, quota.memory_gi, quota.gpus, quota.persistent_volume_claims, quota.storage_gi),
-                opts=in_namespace,
-            )
-            # A quota on requests rejects pods without requests; these defaults fill them in.
-            k8s.core.v1.LimitRange(
-                f"{name}-limits-{team}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="container-defaults", namespace=team, labels=labels),
-                spec={"limits": [{
-                    "type": "Container",
-                    "defaultRequest": {"cpu": f"{defaults.cpu_request_millicores}m", "memory": f"{defaults.memory_request_mi}Mi"},
-                    "default": {"memory": f"{defaults.memory_limit_mi}Mi"},
-                }]},
-                opts=in_namespace,
-            )
-            self.team_namespaces[team] = team
-            self.namespace_resources[team] = namespace
+        self.namespace_resources: dict[str, k8s.core.v1.Namespace] = team_namespaces(name, settings, tagging, with_k8s)
+        self.team_namespaces: dict[str, str] = {team: team for team in self.namespace_resources}
 
         # --- AWS Load Balancer Controller ------------------------------------------------------
         self.ingress_class_name = INGRESS_CLASS
-        load_balancer_role, load_balancer_identity, _ = pod_identity_role(
-            f"{name}-lb-controller",
-            role_name=f"{prefix}-lb-controller",
+        self.load_balancer_controller = load_balancer_controller(
+            self, name, settings, facts, tagging,
             cluster_name=self.cluster_name,
-            namespace=CONTROLLER_NAMESPACE,
-            service_account=AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
-            tags=tags,
-            opts=child,
-            association_depends_on=[self.addons["eks-pod-identity-agent"]],
-        )
-        load_balancer_policy = aws.iam.Policy(
-            f"{name}-lb-controller",
-            name=f"{prefix}-lb-controller",
-            description="AWS Load Balancer Controller: ALBs and NLBs for the cluster's ingresses and services",
-            policy=_LOAD_BALANCER_CONTROLLER_POLICY.read_text(),
-            tags=tags,
-            opts=child,
-        )
-        load_balancer_permissions = aws.iam.RolePolicyAttachment(
-            f"{name}-lb-controller", role=load_balancer_role.name, policy_arn=load_balancer_policy.arn, opts=child
-        )
-        self.load_balancer_controller = k8s.helm.v3.Release(
-            f"{name}-lb-controller",
-            name="aws-load-balancer-controller",
-            chart=AWS_LOAD_BALANCER_CONTROLLER_CHART,
-            version=settings.charts.aws_load_balancer_controller,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AWS_LOAD_BALANCER_CONTROLLER_REPO),
-            namespace=CONTROLLER_NAMESPACE,
-            values={
-                "clusterName": facts.cluster_name,
-                # Given explicitly so the controller never needs instance metadata to find them.
-                "region": facts.region,
-                "vpcId": network.vpc_id,
-                "replicaCount": settings.controller_replicas,
-                "serviceAccount": {"create": True, "name": AWS_LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT},
-                "nodeSelector": self.system_node_selector,
-                "createIngressClassResource": True,
-                "ingressClass": INGRESS_CLASS,
-                "ingressClassConfig": {"default": False},
-                # Load balancers the controller creates carry the cost tags too. A model server's
-                # Ingress names its own team and component (`alb.ingress.kubernetes.io/tags`):
-                # without the gate the controller's defaults win and bill every ALB to the platform.
-                # The gate exists from controller v2.14.1 (chart 1.14.1).
-                "defaultTags": tagging.all_tags(COMPONENT),
-                "controllerConfig": {"featureGates": {DEFAULT_TAGS_LOW_PRIORITY: True}},
-                # Only Services that ask for it get an NLB; others keep their own load balancer class.
-                "enableServiceMutatorWebhook": False,
-                "podLabels": tagging.cost_labels(COMPONENT),
-                "image": {"pullPolicy": PULL_ALWAYS},
-                "resources": LOAD_BALANCER_CONTROLLER_RESOURCES.values(),
-                "podSecurityContext": pod_security_context(fs_group=LOAD_BALANCER_CONTROLLER_USER_ID),
-                "securityContext": container_security_context(user=LOAD_BALANCER_CONTROLLER_USER_ID),
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=self.k8s_provider,
-                depends_on=[self.system_node_group, *self.addons.values(), load_balancer_identity, load_balancer_permissions],
-            ),
+            vpc_id=network.vpc_id,
+            system_node_selector=self.system_node_selector,
+            k8s_provider=self.k8s_provider,
+            pod_identity_agent=self.addons[POD_IDENTITY_AGENT],
+            ready=[self.system_node_group, *self.addons.values()],
         )
 
         # --- Karpenter node pools and the GPU device plugin ------------------------------------
@@ -465,7 +375,7 @@ class Cluster(pulumi.ComponentResource):
             endpoint=self.eks_cluster.endpoint,
             k8s_provider=self.k8s_provider,
             system_node_selector=self.system_node_selector,
-            pod_identity_agent=self.addons["eks-pod-identity-agent"],
+            pod_identity_agent=self.addons[POD_IDENTITY_AGENT],
             system_nodes_ready=[self.system_node_group, *self.addons.values()],
         )
         self.node_pools = NodePools(f"{name}-nodepools", settings, facts, tagging, control_plane, opts=pulumi.ResourceOptions(parent=self))

@@ -8,9 +8,10 @@ Each `mlplatform:endpoints` entry becomes one endpoint on its backend:
   EKS cluster behind an internal ALB, with an optional weighted canary.
 Each `mlplatform:batchJobs` entry becomes a scheduled scoring CronJob on the cluster.
 
-Captured requests and responses land in the lake's `artifacts` zone under `captures/<endpoint>/`,
-encrypted with the lake key: that zone's lifecycle expiry bounds how long captured payloads (which
-may hold personal data) are kept and what they cost, and teams already read it.
+Captured requests and responses land in the lake's `artifacts` zone under
+`captures/<team>/<endpoint>/`, encrypted with the lake key: that zone's lifecycle expiry bounds how
+long captured payloads (which may hold personal data) are kept and what they cost, and only the
+owning team (and the platform's administrators) can read them.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from typing import Optional
 import pulumi
 
 from components.config import CAPTURE_ZONE, SCORING_ZONE, BatchJobConfig, EndpointConfig
-from components.endpoints_kubernetes import (
-    BatchScoringJob,
-    ClusterPlacement,
-    KubernetesEndpoint,
-)
+from components.batch_jobs import BatchScoringJob
+from components.endpoints_kubernetes import KubernetesEndpoint
 from components.endpoints_sagemaker import SageMakerEndpoint
 from components.facts import StackFacts
 from components.interfaces import ClusterAccess, ImageSource, LakeAccess
 from components.tagging import CostTagging
+from components.workloads import ClusterPlacement
 
 
 class Endpoints(pulumi.ComponentResource):
@@ -76,7 +75,7 @@ class Endpoints(pulumi.ComponentResource):
                     endpoint,
                     facts,
                     tagging,
-                    self._placement(cluster, endpoint.team),
+                    self._placement(cluster, endpoint.team, lake),
                     models_bucket_arn=models_bucket_arn,
                     kms_key_arn=kms_key_arn,
                     image_uri=images.image_uri(endpoint.image),
@@ -90,7 +89,7 @@ class Endpoints(pulumi.ComponentResource):
                 job,
                 facts,
                 tagging,
-                self._placement(cluster, job.team),
+                self._placement(cluster, job.team, lake),
                 models_bucket_arn=models_bucket_arn,
                 curated_bucket_name=lake.configured_bucket_names[SCORING_ZONE],
                 curated_bucket_arn=lake.bucket_arns[SCORING_ZONE],
@@ -112,7 +111,7 @@ class Endpoints(pulumi.ComponentResource):
         })
 
     @staticmethod
-    def _placement(cluster: ClusterAccess, team: str) -> ClusterPlacement:
+    def _placement(cluster: ClusterAccess, team: str, lake: LakeAccess) -> ClusterPlacement:
         return ClusterPlacement(
             cluster_name=cluster.cluster_name,
             namespace=cluster.team_namespaces[team],
@@ -123,4 +122,5 @@ class Endpoints(pulumi.ComponentResource):
             gpu_toleration=dict(cluster.gpu_toleration) if cluster.gpu_toleration else None,
             vpc_cidr=cluster.vpc_cidr,
             system_node_selector=dict(cluster.system_node_selector),
+            access_log_bucket=lake.access_log_bucket_name,
         )

@@ -21,7 +21,7 @@ from components.config import (
     model_package_group,
 )
 from components.facts import StackFacts
-from components.iam import policy_document, service_trust_statement
+from components.iam import policy_document, source_condition, service_trust_statement, via_services
 from components.registries import MODEL_ARTIFACT_PREFIX
 from components.tagging import CostTagging
 
@@ -59,8 +59,9 @@ def model_package_artifacts(package_arn: str, models_bucket_arn: str, name_prefi
     return S3Location(bucket=models_bucket_arn.rsplit(":", 1)[-1], key=f"{MODEL_ARTIFACT_PREFIX}{family}/")
 
 
-def lake_key_statement(key_arn: str, actions: list[str]) -> dict:
-    return {"Sid": "UseLakeKey", "Effect": "Allow", "Action": actions, "Resource": [key_arn]}
+def lake_key_statement(key_arn: str, actions: list[str], region: str, services: tuple[str, ...] = ("s3",)) -> dict:
+    """The lake key, only through the services that read and write the lake for the role."""
+    return {"Sid": "UseLakeKey", "Effect": "Allow", "Action": actions, "Resource": [key_arn], "Condition": via_services(*services, region=region)}
 
 
 def execution_role_policy(
@@ -87,7 +88,8 @@ def execution_role_policy(
         },
         # ECR's token call has no resource-level permissions; it grants nothing by itself.
         {"Sid": "EcrAuthorizationToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
-        lake_key_statement(key_arn, ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]),
+        # SageMaker reads the model and writes captures through S3, and encrypts with the key itself.
+        lake_key_statement(key_arn, ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], region, ("s3", "sagemaker")),
         {
             "Sid": "WriteEndpointLogs",
             "Effect": "Allow",
@@ -118,7 +120,7 @@ def execution_role_policy(
 
 def sagemaker_trust_policy(account_id: str) -> str:
     # Only SageMaker acting for this account may use the role (confused-deputy guard).
-    return policy_document([service_trust_statement("sagemaker.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}})])
+    return policy_document([service_trust_statement("sagemaker.amazonaws.com", source_condition(account_id))])
 
 
 class SageMakerEndpoint(pulumi.ComponentResource):

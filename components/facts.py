@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import pulumi
+
 from components.config import PlatformConfig
 
 
@@ -23,6 +25,9 @@ class StackFacts:
     # Known before the cluster exists: subnets and node classes carry it as a discovery tag.
     cluster_name: str
     team_names: tuple[str, ...]
+    # Whether what the stack's data depends on survives `pulumi destroy` (`datalake.protect`): the
+    # lake and its settings, and the audit and flow logs that say who reached it.
+    protect_data: bool = False
 
     @classmethod
     def from_config(cls, config: PlatformConfig) -> "StackFacts":
@@ -34,4 +39,9 @@ class StackFacts:
             aws_profile=config.aws_profile,
             cluster_name=config.cluster_name,
             team_names=config.team_names,
+            protect_data=config.datalake.protect,
         )
+
+    def keep(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options of a child that prod data depends on: refused by `pulumi destroy` and kept in AWS."""
+        return pulumi.ResourceOptions(parent=parent, protect=self.protect_data, retain_on_delete=self.protect_data)

@@ -57,3 +57,17 @@ def container_security_context(*, user: Optional[int] = None, group: Optional[in
     if group is not None:
         context["runAsGroup"] = group
     return context
+
+
+POD_SECURITY_LABEL_PREFIX = "pod-security.kubernetes.io/"
+
+
+def pod_security_labels(enforce: str = "baseline") -> dict[str, str]:
+    """Pod Security admission labels of a namespace where people's code runs: `enforce` refuses
+    privileged pods, host namespaces and host paths; `restricted` is reported on every pod that
+    falls short of it (a warning to whoever applies it, an audit log entry)."""
+    return {
+        f"{POD_SECURITY_LABEL_PREFIX}enforce": enforce,
+        f"{POD_SECURITY_LABEL_PREFIX}warn": "restricted",
+        f"{POD_SECURITY_LABEL_PREFIX}audit": "restricted",
+    }

@@ -35,6 +35,8 @@ class LakeAccess:
     team_role_arns: dict[str, pulumi.Output[str]]
     # The same names as plain strings, known from config: for values that need not wait on a bucket.
     configured_bucket_names: dict[str, str]
+    # Where the platform's load balancers write their access logs (components/load_balancers.py).
+    access_log_bucket_name: str
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import pulumi_aws as aws
 
 from components.config import NetworkConfig
 from components.facts import StackFacts
-from components.iam import policy_document, service_trust_policy
+from components.iam import account_id_of, policy_document, scoped_service_trust_policy
 from components.interfaces import NetworkPlacement
+from components.keys import encrypted_log_group
 from components.tagging import CostTagging
 
 COMPONENT = "network"
@@ -146,16 +147,21 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        flow_log_group = aws.cloudwatch.LogGroup(
+        # Flow logs say who reached what: where data is protected, they are kept with it.
+        flow_log_group = encrypted_log_group(
             f"{name}-flow-logs",
             name=f"/{facts.project}/{facts.environment}/vpc-flow-logs",
-            retention_in_days=settings.flow_log_retention_days,
+            region=facts.region,
+            retention_days=settings.flow_log_retention_days,
+            alias=f"{prefix}-flow-logs",
             tags=tags(f"{prefix}-flow-logs"),
-            opts=child,
+            opts=facts.keep(self),
         )
+        account_id = account_id_of(self)
         flow_log_role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=account_id.apply(lambda account: scoped_service_trust_policy(
+                "vpc-flow-logs.amazonaws.com", account, f"arn:aws:ec2:{facts.region}:{account}:vpc-flow-log/*")),
             tags=tags(f"{prefix}-flow-logs"),
             opts=child,
         )

@@ -30,18 +30,18 @@ import pulumi_kubernetes as k8s
 from components.config import ClusterConfig, NodePoolConfig
 from components.facts import StackFacts
 from components.hardening import PULL_ALWAYS, RUNTIME_DEFAULT_SECCOMP, Resources, container_security_context
-from components.iam import (
-    deny_insecure_transport,
-    ec2_node_role,
-    pod_identity_role,
-    policy_document,
-)
+from components.iam import ec2_node_role, pod_identity_role
+from components.karpenter_iam import interruption_queue_policy, karpenter_controller_policy
 from components.tagging import LABEL_FOR_TAG, CostTagging
 
 COMPONENT = "compute"
 POOL_LABEL = "mlplatform.io/pool"
 CONTROLLER_NAMESPACE = "kube-system"
 ROOT_DEVICE_NAME = "/dev/xvda"  # root device of the AL2023 EKS AMIs
+# Instance metadata of every node the platform launches, whether the system node group or Karpenter
+# launched it: IMDSv2 only, and a hop limit of 1, so the node's own processes and host-network pods
+# reach it but a pod in its own network namespace (one hop further) never gets the node role.
+NODE_METADATA_OPTIONS = {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"}
 
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
@@ -73,67 +73,14 @@ INTERRUPTION_EVENTS = {
 }
 
 
-def karpenter_controller_policy(cluster_name: str, region: str, account_id: str, queue_arn: str, node_role_arn: str) -> str:
-    """Karpenter v1's controller permissions, scoped to this cluster's tags, queue and node role."""
-    ec2 = f"arn:aws:ec2:{region}"
-    owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster_name}
-    launched = [f"{ec2}:*:{kind}/*" for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
-    instance_profiles = f"arn:aws:iam::{account_id}:instance-profile/*"
-    profile_owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned", "aws:ResourceTag/topology.kubernetes.io/region": region}
-    statements = [
-        {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-         "Resource": [f"{ec2}::image/*", f"{ec2}::snapshot/*", f"{ec2}:*:security-group/*", f"{ec2}:*:subnet/*", f"{ec2}:*:capacity-reservation/*"]},
-        {"Sid": "AllowScopedEC2LaunchTemplateAccessActions", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-         "Resource": f"{ec2}:*:launch-template/*",
-         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}},
-        {"Sid": "AllowScopedEC2InstanceActionsWithTags", "Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-         "Resource": launched,
-         "Condition": {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}},
-        {"Sid": "AllowScopedResourceCreationTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": launched,
-         "Condition": {"StringEquals": {**owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
-                       "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}},
-        {"Sid": "AllowScopedResourceTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": f"{ec2}:*:instance/*",
-         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"},
-                       "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
-                       "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
-                       "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]}}},
-        {"Sid": "AllowScopedDeletion", "Effect": "Allow", "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-         "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
-         "Condition": {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}},
-        {"Sid": "AllowRegionalReadActions", "Effect": "Allow", "Resource": "*",
-         "Action": ["ec2:DescribeAvailabilityZones", "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances",
-                    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
-                    "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"],
-         "Condition": {"StringEquals": {"aws:RequestedRegion": region}}},
-        {"Sid": "AllowSSMReadActions", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:{region}::parameter/aws/service/*"},
-        {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Action": "pricing:GetProducts", "Resource": "*"},
-        {"Sid": "AllowInterruptionQueueActions", "Effect": "Allow", "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], "Resource": queue_arn},
-        {"Sid": "AllowPassingInstanceRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": node_role_arn,
-         "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}},
-        {"Sid": "AllowScopedInstanceProfileCreationActions", "Effect": "Allow", "Action": ["iam:CreateInstanceProfile"], "Resource": instance_profiles,
-         "Condition": {"StringEquals": {**owned, "aws:RequestTag/topology.kubernetes.io/region": region},
-                       "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
-        {"Sid": "AllowScopedInstanceProfileTagActions", "Effect": "Allow", "Action": ["iam:TagInstanceProfile"], "Resource": instance_profiles,
-         "Condition": {"StringEquals": {**profile_owned, **owned, "aws:RequestTag/topology.kubernetes.io/region": region},
-                       "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
-        {"Sid": "AllowScopedInstanceProfileActions", "Effect": "Allow",
-         "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"], "Resource": instance_profiles,
-         "Condition": {"StringEquals": profile_owned, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}},
-        {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": "iam:GetInstanceProfile", "Resource": instance_profiles},
-        # IAM list actions take no resource ARN; Karpenter's instance-profile garbage collection lists them all.
-        {"Sid": "AllowUnscopedInstanceProfileListAction", "Effect": "Allow", "Action": "iam:ListInstanceProfiles", "Resource": "*"},
-        {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Action": "eks:DescribeCluster",
-         "Resource": f"arn:aws:eks:{region}:{account_id}:cluster/{cluster_name}"},
-    ]
-    return policy_document(statements)
-
-
-def interruption_queue_policy(queue_arn: str) -> str:
-    return policy_document([
-        {"Sid": "EventBridgeDelivers", "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-         "Action": "sqs:SendMessage", "Resource": queue_arn},
-        deny_insecure_transport("sqs:*", queue_arn),
-    ])
+def launch_template_metadata_options() -> aws.ec2.LaunchTemplateMetadataOptionsArgs:
+    """`NODE_METADATA_OPTIONS` as a launch template's metadata options."""
+    return aws.ec2.LaunchTemplateMetadataOptionsArgs(
+        http_endpoint=NODE_METADATA_OPTIONS["httpEndpoint"],
+        http_protocol_ipv6=NODE_METADATA_OPTIONS["httpProtocolIPv6"],
+        http_put_response_hop_limit=NODE_METADATA_OPTIONS["httpPutResponseHopLimit"],
+        http_tokens=NODE_METADATA_OPTIONS["httpTokens"],
+    )
 
 
 def pool_requirements(pool: NodePoolConfig) -> list[dict]:
@@ -210,12 +157,7 @@ class NodePools(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.sqs.QueuePolicy(
-            f"{name}-interruptions",
-            queue_url=self.interruption_queue.url,
-            policy=self.interruption_queue.arn.apply(interruption_queue_policy),
-            opts=child,
-        )
+        rules = []
         for rule_name, pattern in INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
@@ -232,11 +174,21 @@ class NodePools(pulumi.ComponentResource):
                 arn=self.interruption_queue.arn,
                 opts=child,
             )
+            rules.append(rule)
+        aws.sqs.QueuePolicy(
+            f"{name}-interruptions",
+            queue_url=self.interruption_queue.url,
+            policy=pulumi.Output.all(self.interruption_queue.arn, identity.account_id, *[rule.arn for rule in rules]).apply(
+                lambda args: interruption_queue_policy(args[0], args[1], list(args[2:]))
+            ),
+            opts=child,
+        )
 
         # --- controller identity -----------------------------------------------------------------
         _, controller_identity, controller_policy = pod_identity_role(
             f"{name}-controller",
             role_name=f"{prefix}-karpenter-controller",
+            facts=facts,
             cluster_name=control_plane.cluster_name,
             namespace=CONTROLLER_NAMESPACE,
             service_account=KARPENTER_SERVICE_ACCOUNT,
@@ -313,8 +265,7 @@ class NodePools(pulumi.ComponentResource):
                         "rootVolume": True,
                         "ebs": {"volumeSize": f"{pool.disk_size_gi}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
                     }],
-                    # Hop limit 1: pods cannot reach the node role through instance metadata.
-                    "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"},
+                    "metadataOptions": dict(NODE_METADATA_OPTIONS),
                     # Karpenter copies these onto the instances, volumes and network interfaces it launches.
                     "tags": {**tagging.all_tags(COMPONENT), "Name": f"{prefix}-{pool.name}-node"},
                 },

@@ -16,39 +16,48 @@ RStudio), with images from the platform's ECR repositories.
   hub narrows the choices to the teams whose identity-provider group the user belongs to, and
   KubeSpawner refuses any choice not offered, so nobody can pick another team's data access.
 - Exposed through the AWS Load Balancer Controller: an ALB with TLS from the configured ACM
-  certificate, internal or internet-facing per stack, reachable only from the allowed CIDRs,
-  and carrying the cost tags (the controller creates it, so provider default tags never reach it).
+  certificate (plain HTTP only redirects), internal or internet-facing per stack, reachable only
+  from the allowed CIDRs, with access logs, deletion protection and a WAF web ACL as the stack
+  says, carrying the cost tags (the controller creates it, so provider default tags never reach it).
+- User code runs here, so the namespace enforces the `baseline` Pod Security standard (warning
+  and auditing at `restricted`). User servers reach neither instance metadata (the nodes' hop
+  limit is 1, and the chart's network policy blocks the address) nor anything but DNS, HTTPS
+  outside the cluster and the Pod Identity agent; no privileged iptables init container is needed.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import NotebookProfileConfig, NotebooksConfig
+from components.config import NotebooksConfig
 from components.facts import StackFacts
-from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context
+from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context, pod_security_labels
 from components.interfaces import ClusterAccess
-from components.nodepools import GPU_RESOURCE
+from components.load_balancers import alb_annotations
+from components.notebook_profiles import (
+    COMPONENT,
+    NAMESPACE,
+    Placement,
+    profile_entry,
+    profile_image,
+    team_profiles_hook,
+    team_service_account,
+    team_storage_class,
+)
 from components.storage import ebs_storage_class
 from components.tagging import CostTagging
+from components.workloads import POD_IDENTITY_AGENT_CIDR
 
-COMPONENT = "notebooks"
-NAMESPACE = "notebooks"
 RELEASE_NAME = "jupyterhub"
 CHART = "jupyterhub"
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 OAUTH_SECRET_NAME = "jupyterhub-oauth-client"
 OAUTH_SECRET_KEY = "client-secret"
 HUB_DATABASE_SIZE = "1Gi"
-# The EKS Pod Identity agent listens on this link-local address on every node.
-POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
-ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Karpenter never voluntarily disrupts a node running a pod with this annotation.
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 
@@ -71,140 +80,16 @@ HUB_TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 HUB_TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
 
-def team_service_account(team: str) -> str:
-    return f"notebook-{team}"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """What the chart values need from the cluster, as plain data."""
-
-    storage_class_name: str
-    ingress_class_name: str
-    system_node_selector: dict[str, str]
-    gpu_node_selector: dict[str, str] = field(default_factory=dict)
-    gpu_toleration: Optional[dict[str, Any]] = None
-
-
-def profile_image(profile: NotebookProfileConfig, repository_urls: dict[str, str]) -> str:
-    if profile.image is not None:
-        return profile.image
-    return f"{repository_urls[profile.repository]}:{profile.tag}"
-
-
-def _memory(gibibytes: int) -> str:
-    # KubeSpawner's byte specifications are binary: "8G" is 8 GiB.
-    return f"{gibibytes}G"
-
-
-def team_storage_class(team: str) -> str:
-    return f"notebooks-{team}"
-
-
-def team_override(team: str, tagging: CostTagging) -> dict[str, Any]:
-    """What choosing a team changes on a user server: its data access and who pays for it.
-
-    KubeSpawner merges dict overrides into the configured value, so the team's cost labels replace
-    the platform team's while the chart's own labels (`hub.jupyter.org/network-access-hub`) stay."""
-    labels = tagging.cost_labels(COMPONENT, team)
+def ingress_annotations(notebooks: NotebooksConfig, tags: dict[str, str], log_bucket: str) -> dict[str, str]:
+    ingress = notebooks.ingress
     return {
-        "service_account": team_service_account(team),
-        "environment": {"MLPLATFORM_TEAM": team},
-        "extra_labels": labels,
-        "storage_extra_labels": labels,
-        # The home volume is billed to the team: its class tags EBS volumes with the team's tags.
-        "storage_class": team_storage_class(team),
-    }
-
-
-def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placement: Placement, repository_urls: dict[str, str],
-                  tagging: CostTagging) -> dict[str, Any]:
-    """One entry of KubeSpawner's profile_list."""
-    override: dict[str, Any] = {
-        "image": profile_image(profile, repository_urls),
-        "cpu_guarantee": profile.cpu,
-        "cpu_limit": profile.cpu,
-        "mem_guarantee": _memory(profile.memory_gi),
-        "mem_limit": _memory(profile.memory_gi),
-    }
-    if profile.start_timeout_seconds is not None:
-        override["start_timeout"] = profile.start_timeout_seconds
-    if profile.kind == "gpu":
-        if placement.gpu_toleration is None:
-            raise ValueError(f"profile {profile.name!r} needs a GPU pool, but the cluster has no GPU toleration")
-        gpus = {GPU_RESOURCE: profile.gpus}
-        override.update({
-            "extra_resource_guarantees": gpus,
-            "extra_resource_limits": gpus,
-            "tolerations": [placement.gpu_toleration],
-            "node_selector": dict(placement.gpu_node_selector),
-        })
-    if profile.kind == "rstudio":
-        # The RStudio image runs RStudio Server behind jupyter-rsession-proxy.
-        override["default_url"] = "/rstudio"
-    entry: dict[str, Any] = {
-        "display_name": profile.display_name,
-        "slug": profile.name,
-        "description": profile.description,
-        "kubespawner_override": override,
-        "profile_options": {
-            "team": {
-                "display_name": "Team (data-lake access)",
-                "choices": {
-                    team: {"display_name": team, "kubespawner_override": team_override(team, tagging)}
-                    for team in teams
-                },
-            }
-        },
-    }
-    if profile.default:
-        entry["default"] = True
-    return entry
-
-
-def team_profiles_hook(team_groups: dict[str, str]) -> str:
-    """Hub config (Python, run by the hub) offering each user only the teams of their groups."""
-    return "\n".join([
-        "# Generated by mlplatform: offer each user only the teams whose group they belong to.",
-        "import copy",
-        "",
-        f"_TEAM_GROUPS = {json.dumps(team_groups, sort_keys=True)}",
-        "_ALL_PROFILES = c.KubeSpawner.profile_list",
-        "",
-        "",
-        "def _profiles_for_user(spawner):",
-        "    groups = {group.name for group in spawner.user.groups}",
-        "    teams = {team for team, group in _TEAM_GROUPS.items() if group in groups}",
-        "    offered = []",
-        "    for profile in copy.deepcopy(_ALL_PROFILES):",
-        "        choices = profile['profile_options']['team']['choices']",
-        "        profile['profile_options']['team']['choices'] = {t: c for t, c in choices.items() if t in teams}",
-        "        if profile['profile_options']['team']['choices']:",
-        "            offered.append(profile)",
-        "    return offered",
-        "",
-        "",
-        "c.KubeSpawner.profile_list = _profiles_for_user",
-        "",
-    ])
-
-
-def alb_tags_annotation(tags: dict[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(tags.items()))
-
-
-def ingress_annotations(notebooks: NotebooksConfig, tags: dict[str, str]) -> dict[str, str]:
-    return {
-        "alb.ingress.kubernetes.io/scheme": notebooks.ingress.scheme,
-        "alb.ingress.kubernetes.io/target-type": "ip",
-        "alb.ingress.kubernetes.io/certificate-arn": notebooks.ingress.certificate_arn,
-        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
-        "alb.ingress.kubernetes.io/ssl-redirect": "443",
-        "alb.ingress.kubernetes.io/ssl-policy": ALB_SSL_POLICY,
-        "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(notebooks.ingress.allowed_cidrs),
+        **alb_annotations(
+            name="notebooks", scheme=ingress.scheme, certificate_arn=ingress.certificate_arn, allowed_cidrs=ingress.allowed_cidrs,
+            log_bucket=log_bucket, deletion_protection=ingress.deletion_protection, waf_acl_arn=ingress.waf_acl_arn, tags=tags,
+            # People type the host name into a browser: port 80 answers with a redirect to HTTPS.
+            redirect_http=True,
+        ),
         "alb.ingress.kubernetes.io/healthcheck-path": "/hub/health",
-        "alb.ingress.kubernetes.io/load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
-        "alb.ingress.kubernetes.io/tags": alb_tags_annotation(tags),
     }
 
 
@@ -238,7 +123,7 @@ def auth_values(notebooks: NotebooksConfig) -> tuple[dict[str, Any], dict[str, A
 
 
 def helm_values(notebooks: NotebooksConfig, facts: StackFacts, tagging: CostTagging, placement: Placement,
-                repository_urls: dict[str, str]) -> dict[str, Any]:
+                repository_urls: dict[str, str], log_bucket: str) -> dict[str, Any]:
     """The JupyterHub chart's values for this stack."""
     culling = notebooks.culling
     default_profile = next((p for p in notebooks.profiles if p.default), notebooks.profiles[0])
@@ -301,7 +186,10 @@ def helm_values(notebooks: NotebooksConfig, facts: StackFacts, tagging: CostTagg
             "extraNodeAffinity": {
                 "required": [{"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]} for key, value in sorted(system.items())]}],
             },
-            "cloudMetadata": {"blockWithIptables": True},
+            # The chart's network policy already refuses the metadata address, and the nodes' hop limit
+            # of 1 keeps it out of any pod's reach: the privileged iptables init container the chart
+            # would add for the same purpose is what the namespace's Pod Security level forbids.
+            "cloudMetadata": {"blockWithIptables": False},
             # Credentials come from the Pod Identity agent, never from the instance metadata service.
             "networkPolicy": {
                 "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT_CIDR}}], "ports": [{"port": 80, "protocol": "TCP"}]}],
@@ -332,7 +220,7 @@ def helm_values(notebooks: NotebooksConfig, facts: StackFacts, tagging: CostTagg
             "ingressClassName": placement.ingress_class_name,
             "hosts": [notebooks.hostname],
             "pathType": "Prefix",
-            "annotations": ingress_annotations(notebooks, tagging.all_tags(COMPONENT)),
+            "annotations": ingress_annotations(notebooks, tagging.all_tags(COMPONENT), log_bucket),
         },
         "cull": {
             "enabled": culling.enabled,
@@ -356,6 +244,7 @@ class Notebooks(pulumi.ComponentResource):
         cluster: ClusterAccess,
         team_role_arns: dict[str, pulumi.Output[str]],
         repository_urls: dict[str, pulumi.Output[str]],
+        access_log_bucket: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlplatform:notebooks:Notebooks", name, None, opts)
@@ -363,7 +252,7 @@ class Notebooks(pulumi.ComponentResource):
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=tagging.k8s_labels(COMPONENT, app="jupyterhub")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**tagging.k8s_labels(COMPONENT, app="jupyterhub"), **pod_security_labels()}),
             opts=child,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
@@ -437,7 +326,7 @@ class Notebooks(pulumi.ComponentResource):
         )
         repository_names = sorted(repository_urls)
         values = pulumi.Output.all(*[repository_urls[r] for r in repository_names]).apply(
-            lambda urls: helm_values(settings, facts, tagging, placement, dict(zip(repository_names, urls)))
+            lambda urls: helm_values(settings, facts, tagging, placement, dict(zip(repository_names, urls)), access_log_bucket)
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-jupyterhub",

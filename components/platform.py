@@ -14,12 +14,28 @@ from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
 from components.endpoints import Endpoints
+from components.distributed import DistributedCompute, NotebookIdentities
+from components.distributed.access import RAY_SERVICE_ACCOUNT
+from components.distributed.operators import SPARK_JOB_SERVICE_ACCOUNT
 from components.facts import StackFacts
 from components.gpu_monitoring import GpuMonitoring
+from components.iam import PodSubject
 from components.network import Network
+from components.notebook_profiles import team_pod_subject
 from components.notebooks import Notebooks
 from components.registries import Registries
 from components.tagging import CostTagging
+
+
+def team_data_role_users(config: PlatformConfig) -> dict[str, list[PodSubject]]:
+    """By team, the pods that run with its data-lake role: its notebook servers, and its Ray and
+    Spark work in its own namespace (team namespaces are named after the team)."""
+    workloads = []
+    if config.distributed is not None:
+        workloads.append(RAY_SERVICE_ACCOUNT)
+        if config.distributed.spark.enabled:
+            workloads.append(SPARK_JOB_SERVICE_ACCOUNT)
+    return {team: [team_pod_subject(team), *(PodSubject(team, account) for account in workloads)] for team in config.team_names}
 
 
 class Platform(pulumi.ComponentResource):
@@ -39,10 +55,11 @@ class Platform(pulumi.ComponentResource):
         with_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
 
         self.network = Network(f"{name}-network", config.network, facts, self.tagging, opts=with_aws)
-        self.datalake = DataLake(f"{name}-datalake", config.datalake, facts, self.tagging, opts=with_aws)
+        self.datalake = DataLake(f"{name}-datalake", config.datalake, facts, self.tagging, team_data_role_users(config), opts=with_aws)
         self.cluster = Cluster(f"{name}-cluster", config.cluster, facts, self.tagging, self.network.placement, opts=with_aws)
-        self.registries = Registries(f"{name}-registries", config.registries, facts, self.tagging, self.datalake.access, opts=with_aws)
         with_k8s = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider])
+        self.registries = Registries(f"{name}-registries", config.registries, facts, self.tagging, self.datalake.access, self.cluster.access,
+                                     opts=with_k8s)
         # Idle GPUs are measured wherever GPUs can run (config requires the agent with GPU pools).
         self.gpu_monitoring = (
             GpuMonitoring(f"{name}-gpu-monitoring", config.cluster.gpu_agent, facts, self.tagging, self.cluster.access,
@@ -57,7 +74,15 @@ class Platform(pulumi.ComponentResource):
             self.cluster.access,
             team_role_arns=self.datalake.team_role_arns,
             repository_urls=self.registries.repository_urls,
+            access_log_bucket=self.datalake.access.access_log_bucket_name,
             opts=with_k8s,
+        )
+        # Ray and Spark for the teams, queued by Kueue within the pools and the budgets.
+        self.distributed = (
+            DistributedCompute(f"{name}-distributed", config.distributed, facts, self.tagging, self.cluster.access, config.cluster.node_pools,
+                               self.datalake.team_role_arns,
+                               NotebookIdentities(self.notebooks.namespace.metadata.name, self.notebooks.team_service_accounts), opts=with_k8s)
+            if config.distributed else None
         )
         # Last: endpoints serve from the lake, pull from the registries and run on the cluster.
         self.endpoints = Endpoints(
@@ -85,7 +110,8 @@ class Platform(pulumi.ComponentResource):
             "imageRepositoryUrls": self.registries.repository_urls,
             "modelPackageGroupArns": self.registries.model_package_group_arns,
             "modelArtifactUris": self.registries.model_artifact_uris,
-            "modelRegistryRoleArn": self.registries.model_registry_role_arn,
+            "modelRegisterRoleArns": self.registries.model_register_role_arns,
+            "modelApproverRoleArn": self.registries.model_approver_role_arn,
             "notebooksUrl": self.notebooks.url,
             "clusterName": self.cluster.cluster_name,
             "clusterEndpoint": self.cluster.endpoint,

@@ -11,14 +11,15 @@ import argparse
 import json
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from components.config import PlatformConfig
-from mlp.errors import UserError
+from components.distributed_budget import money, team_ceilings
+from mlp.cost.eks_calendar import print_warnings as print_eks_support_warnings
+from mlp.files import write_atomic
 from mlp.offline import OfflineRun, export_document, run_program
 from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
 from mlp.state import StateResource, load_document, resources_from_document
@@ -29,7 +30,7 @@ from mlp.tagcheck import (
     tag_limit_problems,
 )
 from mlp.terminal import output_console
-from policy.rules import violations
+from policy.rules import ALL_RULES, check_plan
 
 
 @dataclass
@@ -67,7 +68,7 @@ def plan_stack(stack: str, config_file: str | None = None) -> Plan:
         label_coverage=kubernetes_label_coverage(resources),
         tag_limits=tag_limit_problems(resources),
         # What `pulumi preview --policy-pack policy` would refuse, known before any preview.
-        policy_violations=[(r.urn, rule, problem) for r in resources for rule, problem in violations(r.type, r.inputs)],
+        policy_violations=check_plan(resources),
     )
 
 
@@ -165,6 +166,29 @@ def _compute_table(plan: Plan) -> Table:
     return table
 
 
+def _queue_quota(config: PlatformConfig, team: str) -> str:
+    queue = config.distributed.team_queue(team)
+    pools = [f"{pool}: {q.cpu} vCPU, {q.memory_gi} GiB" + (f", {q.gpus} GPU" if q.gpus else "") for pool, q in queue.quotas]
+    return "; ".join(pools) + f" (borrow up to {queue.borrowing_limit_percent}%)"
+
+
+def _queues_table(plan: Plan) -> tuple[Table, list[str]]:
+    """Each team's Kueue queue: its nominal quota, its monthly ceiling and its budget; and the
+    warnings of the queues above budget (with enforceBudgets, config refused them already)."""
+    config = plan.config
+    table = Table(title=f"Team queues of stack {plan.stack} (Kueue; ceiling: quota plus borrowing at the pool's priciest instance, 730 h)",
+                  title_justify="left")
+    for column in ("team", "nominal quota", "monthly ceiling", "budget", "ceiling from"):
+        table.add_column(column, overflow="fold")
+    ceilings = team_ceilings(config.distributed, config.cluster.node_pools, config.team_names, dict(config.budgets.team_monthly_limits), config.region)
+    for ceiling in ceilings:
+        monthly = "not priced" if ceiling.monthly is None else money(ceiling.monthly)
+        style = "yellow" if ceiling.over_budget else None
+        table.add_row(ceiling.team, _queue_quota(config, ceiling.team), monthly, "none" if ceiling.budget is None else money(ceiling.budget),
+                      ceiling.breakdown(), style=style)
+    return table, [problem for ceiling in ceilings if (problem := ceiling.problem())]
+
+
 def _coverage_line(what: str, keys: str, coverage: Coverage) -> str:
     mark = "[green]ok[/green]" if not coverage.missing else "[red]MISSING[/red]"
     return f"{mark} {what}: {coverage.covered}/{coverage.checked} carry all {keys} ({coverage.percent:.1f}%)"
@@ -176,6 +200,11 @@ def render(plan: Plan, console: Console) -> None:
                   f"cost centre {config.cost_center}  teams {', '.join(config.team_names)}")
     console.print(_component_table(plan))
     console.print(_compute_table(plan))
+    if config.distributed is not None:
+        queues, over_budget = _queues_table(plan)
+        console.print(queues)
+        for problem in over_budget:
+            console.print(f"[yellow]warning[/yellow] {problem} (set distributed.enforceBudgets: true to refuse it)")
     console.print(_coverage_line("cost tags", "6 cost tags", plan.tag_coverage))
     console.print(_coverage_line("Kubernetes labels", "cost labels", plan.label_coverage))
     for urn, keys in list(plan.tag_coverage.missing.items())[:20]:
@@ -187,21 +216,20 @@ def render(plan: Plan, console: Console) -> None:
     for urn, problems in list(plan.tag_limits.items())[:20]:
         console.print(f"  {'; '.join(problems)}: {urn}")
     mark = "[green]ok[/green]" if not plan.policy_violations else "[red]VIOLATED[/red]"
-    console.print(f"{mark} policy pack (policy/): {len(plan.policy_violations)} violation(s)")
+    console.print(f"{mark} policy pack (policy/): {len(plan.policy_violations)} violation(s) of {len(ALL_RULES)} rules (docs/policy-rules.md)")
     for urn, rule, problem in plan.policy_violations[:20]:
         console.print(f"  {rule}: {problem}: {urn}")
     protected = sum(r.protect for r in plan.resources)
     console.print(f"protected from destroy: {protected} resource(s)")
+    print_eks_support_warnings(plan.resources, console)
 
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_stack(args.stack, args.config_file)
     render(plan, output_console())
     if args.out:
-        try:
-            Path(args.out).write_text(json.dumps(plan.document, indent=2) + "\n")
-        except OSError as error:
-            raise UserError(args.out, f"cannot write: {error.strerror}") from None
+        # All or nothing: CI reads this file, a half-written export would be priced as a smaller stack.
+        write_atomic(args.out, json.dumps(plan.document, indent=2) + "\n")
         Console(stderr=True).print(f"wrote {args.out}")
     return 0 if plan.complete else 1
 

@@ -17,6 +17,15 @@ from components.config.cluster import (
     TeamQuotasConfig,
 )
 from components.config.datalake import DataLakeConfig, ZoneConfig
+from components.config.distributed import (
+    DistributedChartVersions,
+    DistributedConfig,
+    FlavorQuotaConfig,
+    GuardrailsConfig,
+    SparkConfig,
+    TeamQueueConfig,
+    TeamQueuesConfig,
+)
 from components.config.endpoints import (
     CAPTURE_ZONE,
     ENDPOINT_BACKENDS,
@@ -78,10 +87,14 @@ __all__ = [
     "ConfigError",
     "ContainerDefaultsConfig",
     "DataLakeConfig",
+    "DistributedChartVersions",
+    "DistributedConfig",
     "ENDPOINT_BACKENDS",
     "ENVIRONMENTS",
     "EndpointConfig",
+    "FlavorQuotaConfig",
     "GpuAgentConfig",
+    "GuardrailsConfig",
     "INSECURE_AUTH_ENVIRONMENTS",
     "ImageRef",
     "KubernetesCanaryConfig",
@@ -107,8 +120,11 @@ __all__ = [
     "SCORING_ZONE",
     "SYSTEM_POOL_NAME",
     "ServerlessConfig",
+    "SparkConfig",
     "SystemNodeGroupConfig",
     "TeamConfig",
+    "TeamQueueConfig",
+    "TeamQueuesConfig",
     "TeamQuotaConfig",
     "TeamQuotaOverrides",
     "TeamQuotasConfig",

@@ -28,6 +28,7 @@ from components.config.base import (
     section,
 )
 from components.config.errors import Invalid
+from components.config.load_balancers import refuse_the_whole_internet
 from components.config.nodepools import InstanceType, NodePoolConfig, is_gpu_family, is_graviton
 
 IamRoleArn = matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", "an IAM role ARN like arn:aws:iam::123456789012:role/Admin")
@@ -47,9 +48,7 @@ class ClusterEndpointConfig(Section):
             raise Invalid("is required with publicAccess: true; list the networks that need the API server", "publicAccessCidrs")
         if not self.public_access and self.public_access_cidrs:
             raise Invalid("only applies with publicAccess: true (the endpoint is private)", "publicAccessCidrs")
-        for i, block in enumerate(self.public_access_cidrs):
-            if block.endswith("/0"):
-                raise Invalid("0.0.0.0/0 opens the API server to the internet; list the networks that need it", "publicAccessCidrs", i)
+        refuse_the_whole_internet(self.public_access_cidrs, "publicAccessCidrs", "opens the API server to the internet")
         return self
 
 

@@ -30,12 +30,16 @@ from components.config.base import (
     string_schema,
 )
 from components.config.errors import Invalid, describe
+from components.config.load_balancers import LoadBalancerConfig, OidcSignInConfig
 
 ENDPOINT_BACKENDS = ("sagemaker", "kubernetes")
 # Data capture of SageMaker endpoints lands in this zone: its lifecycle expiry bounds what
 # captured payloads (which may hold personal data) cost and how long they are kept, while the
 # models zone keeps immutable model artifacts indefinitely.
 CAPTURE_ZONE = "artifacts"
+# Captures land under `captures/<team>/<endpoint>/`: one prefix per team, so the lake can keep every
+# team's captured payloads from every other team (components/datalake.py).
+CAPTURE_PREFIX = "captures/"
 # Batch scoring reads its input from and writes predictions back to this zone.
 SCORING_ZONE = "curated"
 
@@ -86,6 +90,10 @@ CpuQuantity = matching(r"\d+(\.\d+)?|\d+m", "a CPU quantity like 500m or 2")
 MemoryQuantity = matching(r"\d+(Ki|Mi|Gi|Ti)", "a memory quantity like 512Mi or 4Gi")
 # A key prefix inside a zone bucket, like teams/forecasting/sales/.
 KeyPrefix = matching(r"([A-Za-z0-9!_.*'()-]+/)+", "an S3 key prefix ending in '/' like teams/forecasting/sales/")
+
+
+def team_capture_prefix(team: str) -> str:
+    return f"{CAPTURE_PREFIX}{team}/"
 
 
 def cpu_cores(quantity: str) -> float:
@@ -168,6 +176,13 @@ class KubernetesCanaryConfig(Section):
 
 
 @section
+class ServingIngressConfig(LoadBalancerConfig):
+    """The model server's load balancer: HTTPS only, from the allowed networks, optionally behind sign-in."""
+
+    auth: Optional[OidcSignInConfig] = Field(default=None, description="Sign-in at the load balancer; without it, callers are only limited by allowedCidrs.")
+
+
+@section
 class KubernetesServingConfig(Section):
     """A model server Deployment on the cluster, scaled by CPU utilisation."""
 
@@ -178,6 +193,7 @@ class KubernetesServingConfig(Section):
     gpus: Int = Field(default=0, ge=0, le=8, description="NVIDIA GPUs of each replica (on a GPU pool).")
     target_cpu_utilization_percent: Int = Field(ge=10, le=95, description="CPU utilisation (%) the autoscaler keeps replicas at.")
     canary: Optional[KubernetesCanaryConfig] = Field(default=None, description="A canary Deployment.")
+    ingress: ServingIngressConfig = Field(description="The HTTPS load balancer in front of the model server.")
 
 
 _BACKEND_ONLY_KEYS = {
@@ -274,7 +290,7 @@ class EndpointConfig(Section):
 
     @property
     def capture_prefix(self) -> str:
-        return f"captures/{self.name}/"
+        return f"{team_capture_prefix(self.team)}{self.name}/"
 
 
 @section

@@ -115,7 +115,7 @@ def _optional(node: dict) -> dict:
 
 def _entries(node: dict, path: str, required: bool, definitions: dict) -> Iterator[tuple[str, dict, bool]]:
     """(key path, schema, required) of a key and everything below it."""
-    node = _optional(_resolve(node, definitions))
+    node = _resolve(_optional(_resolve(node, definitions)), definitions)
     yield path, node, required
     if "properties" in node:
         needed = set(node.get("required", ()))
@@ -211,7 +211,7 @@ def reference() -> str:
     top_required = set(schema.get("required", ()))
     sections: dict[str, tuple[str, list[str]]] = {}
     for name, node in schema["properties"].items():
-        resolved = _optional(_resolve(node, definitions))
+        resolved = _resolve(_optional(_resolve(node, definitions)), definitions)
         structured = _type(resolved, definitions).startswith(("mapping", "list of mappings"))
         title, description = (name, resolved.get("description", "")) if structured else ("The stack", "Identity of the stack and its owners.")
         rows = sections.setdefault(title, (description, []))[1]
@@ -244,7 +244,7 @@ def project_config() -> dict:
     for name, node in schema["properties"].items():
         if not name.startswith("mlplatform:"):
             continue  # the aws: provider declares its own keys
-        node = _optional(_resolve(node, definitions))
+        node = _resolve(_optional(_resolve(node, definitions)), definitions)
         declaration: dict[str, Any] = {}
         kind = node.get("type")
         items = _optional(_resolve(node.get("items", {}), definitions))

@@ -9,7 +9,6 @@ from pydantic import Field, ValidationInfo, model_validator
 from components.config.base import (
     Bool,
     ChartVersion,
-    CidrText,
     DnsLabel,
     ImageTag,
     Int,
@@ -25,16 +24,14 @@ from components.config.base import (
     section,
 )
 from components.config.errors import Invalid
+from components.config.load_balancers import HttpsUrl, LoadBalancerConfig, SecretReference
 
 PROFILE_KINDS = ("cpu", "gpu", "rstudio")
 AUTH_TYPES = ("oidc", "dummy")
 # Only these environments may run JupyterHub without a real identity provider.
 INSECURE_AUTH_ENVIRONMENTS = ("dev",)
 
-HttpsUrl = matching(r"https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?", "an https:// URL")
 Hostname = matching(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "a fully qualified lowercase host name like notebooks.example.com")
-AcmCertificateArn = matching(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<uuid>")
-SecretReference = matching(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)|([\w/+=.@-]{1,512})", "a Secrets Manager secret name or ARN")
 ImageReference = matching(
     r"[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})",
     "a full image reference with a registry and a tag or digest, like quay.io/jupyter/scipy-notebook:2025-01-13",
@@ -140,12 +137,9 @@ class NotebookCullingConfig(Section):
 
 
 @section
-class NotebookIngressConfig(Section):
-    """The hub's load balancer."""
-
-    scheme: one_of("internet-facing", "internal") = Field(description="internal keeps the hub on the VPC and networks routed to it.")
-    certificate_arn: AcmCertificateArn = Field(description="ACM certificate of hostname, in the stack's region.")
-    allowed_cidrs: Unique[CidrText] = Field(min_length=1, description="Networks that may reach the hub.")
+class NotebookIngressConfig(LoadBalancerConfig):
+    """The hub's load balancer: HTTPS with the certificate of hostname, plain HTTP only redirected,
+    access logs in the lake's access-log bucket."""
 
 
 @section

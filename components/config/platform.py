@@ -35,6 +35,7 @@ from components.config.base import (
 from components.config.budgets import BudgetsConfig
 from components.config.cluster import ClusterConfig
 from components.config.datalake import DataLakeConfig
+from components.config.distributed import DistributedConfig, check_queues
 from components.config.endpoints import (
     CAPTURE_ZONE,
     HOSTING_INSTANCES_FILE,
@@ -88,6 +89,9 @@ class PlatformConfig(Section):
     endpoints: tuple[EndpointConfig, ...] = Field(default=(), description="Real-time inference endpoints.")
     batch_jobs: tuple[BatchJobConfig, ...] = Field(default=(), description="Scheduled batch scoring jobs.")
     budgets: BudgetsConfig = Field(description="Budgets and cost alerts.")
+    distributed: Optional[DistributedConfig] = Field(
+        default=None, description="Ray and Spark on the cluster, with a fair, budget-aware Kueue queue per team.",
+    )
 
     @classmethod
     def _check_keys(cls, data: dict) -> None:
@@ -149,6 +153,7 @@ class PlatformConfig(Section):
                 _check_notebooks,
                 _check_endpoints,
                 _check_gpu_agent,
+                _check_distributed,
             ):
                 check(self)
         return self
@@ -378,6 +383,22 @@ def _check_team_quotas(config: PlatformConfig) -> None:
                 )
 
 
+def _check_distributed(config: PlatformConfig) -> None:
+    """Queues against the cluster's pools, teams and namespace quotas; with enforceBudgets, against the budgets."""
+    distributed = config.distributed
+    if distributed is None:
+        return
+    check_queues(distributed, config.team_names, config.cluster.node_pools, config.cluster.team_quota)
+    if distributed.enforce_budgets:
+        # Imported here: only this check and `mlp plan` read the price catalogue.
+        from components.distributed_budget import team_ceilings
+
+        budgets = dict(config.budgets.team_monthly_limits)
+        for ceiling in team_ceilings(distributed, config.cluster.node_pools, config.team_names, budgets, config.region):
+            if ceiling.problem():
+                raise ConfigError(config_key("distributed", *distributed.queues.config_key_of(ceiling.team)), f"{ceiling.problem()} (enforceBudgets: true)")
+
+
 _DOCUMENT = TypeAdapter(PlatformConfig)
 
 
@@ -398,6 +419,8 @@ def decode_pulumi_config(values: dict[str, Any]) -> dict[str, Any]:
                 value = json.loads(value)
             except json.JSONDecodeError:
                 pass  # a plain string that happens to start with a bracket
+            except RecursionError:
+                raise ConfigError(f"{key}", "is nested too deeply to be a stack setting") from None
         decoded[key] = value
     return decoded
 

@@ -7,6 +7,8 @@ from typing import Optional
 from pydantic import Field, ValidationInfo, model_validator
 
 from components.config.base import Bool, DnsLabel, Int, Section, Unique, matching, no_duplicates, one_line, section
+from components.config.cluster import IamRoleArn
+from components.config.errors import Invalid
 
 AccountId = matching(r"\d{12}", "a 12-digit AWS account id")
 # ECR repository name component: lowercase, digits, and single separators (. _ -).
@@ -26,6 +28,7 @@ class RepositoryConfig(Section):
     team: Optional[DnsLabel] = Field(default=None, description="Owning team for cost tags: a configured team or the platform team (default).")
     untagged_expiry_days: Optional[Int] = Field(default=None, ge=1, le=3650, description="Days untagged images are kept (default: the registry-wide value).")
     keep_tagged_images: Optional[Int] = Field(default=None, ge=1, le=10000, description="Tagged images kept, newest first (default: the registry-wide value).")
+    pull_account_ids: Unique[AccountId] = Field(default=(), description="Other AWS accounts that may pull this repository's images (and nothing else); none by default.")
 
 
 @section
@@ -45,9 +48,19 @@ class RegistriesConfig(Section):
     force_delete: Bool = Field(default=False, description="Whether `pulumi destroy` may delete repositories that still hold images.")
     untagged_expiry_days: Int = Field(ge=1, le=3650, description="Days untagged images are kept, unless a repository says otherwise.")
     keep_tagged_images: Int = Field(ge=1, le=10000, description="Tagged images each repository keeps, unless it says otherwise.")
-    pull_account_ids: Unique[AccountId] = Field(default=(), description="Other AWS accounts allowed to pull images.")
     repositories: tuple[RepositoryConfig, ...] = Field(min_length=1, description="The platform's ECR repositories.")
     model_package_groups: tuple[ModelPackageGroupConfig, ...] = Field(default=(), description="Model families of the model registry.")
+    model_approver_role_arns: Unique[IamRoleArn] = Field(
+        default=(),
+        description="Roles that may assume the model approver role, the only role that approves or rejects model versions; none: nobody approves through the platform.",
+    )
+
+    @classmethod
+    def _check_keys(cls, data: dict) -> None:
+        if "pullAccountIds" in data:
+            # A registry-wide list shared every repository when one was meant to be shared.
+            raise Invalid("is set per repository (repositories[].pullAccountIds): name each repository another account may pull", "pullAccountIds")
+        super()._check_keys(data)
 
     @classmethod
     def _prepare(cls, data: dict, info: ValidationInfo) -> dict:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from mlp.cost.core import usage_schemas
-from mlp.cost.estimator import estimate
+from mlp.cost.estimator import estimate, gc_paused
 from mlp.cost.grouping import DEFAULT_GROUP_KEYS
 from mlp.cost.output import as_json, render_csv, render_table
 from mlp.errors import UserError
 from mlp.terminal import output_console
+from mlp.state import check_group_keys
 from mlp.usage import load_usage
 
 
@@ -24,8 +26,19 @@ def parse_group_keys(text: str | None) -> tuple[str, ...]:
     return keys
 
 
+def parse_day(text: str | None) -> date | None:
+    """`--on YYYY-MM-DD`: the day to price for (the EKS support calendar); today when absent."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError("--on", f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     group_keys = parse_group_keys(args.by)
+    on = parse_day(args.on)
     if bool(args.state) == bool(args.stack):
         raise UserError("mlp cost", "give either a state file (stack export or `pulumi preview --json`) or --stack STACK")
     usage = load_usage(args.usage, usage_schemas())
@@ -33,14 +46,17 @@ def run(args: argparse.Namespace) -> int:
     # and `mlp report` import) does not.
     from mlp.plan import planned_or_loaded
 
-    resources = planned_or_loaded(args.state, args.stack, args.config_file)
-    result = estimate(resources, usage, args.region, group_keys)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write(render_csv(result))
-    else:
-        render_table(result, output_console())
+    with gc_paused():
+        resources = planned_or_loaded(args.state, args.stack, args.config_file)
+        check_group_keys(group_keys, resources)
+        result = estimate(resources, usage, args.region, group_keys, on=on)
+        usage.check_every_entry_matched()
+        if args.format == "json":
+            sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n")
+        elif args.format == "csv":
+            sys.stdout.write(render_csv(result))
+        else:
+            render_table(result, output_console())
     return 0
 
 
@@ -53,4 +69,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--by", help=f"tag keys to group by, comma-separated (default {','.join(DEFAULT_GROUP_KEYS)})")
     parser.add_argument("--region", help="price in this region instead of the document's")
+    parser.add_argument("--on", metavar="YYYY-MM-DD", help="price as of this day (EKS standard or extended support; default today)")
     parser.set_defaults(handler=run)

@@ -1,6 +1,15 @@
-"""What every pricer shares: money and quantities, the priced lines it returns, the context it
-reads, and the table it registers in. A month is 730 hours; money is Decimal, rounded only when
-shown."""
+"""What every pricer shares: money and quantities, the priced lines it returns, and the table it
+registers in. A month is 730 hours; money is Decimal, rounded only when shown.
+
+Three figures per line and per resource:
+- expected: what the month costs with the usage file's usage and each scaling group at its
+  desired size;
+- floor: the same at minimum scale (scaling groups at their minimum, Karpenter pools at zero);
+  the output used to call it "baseline", which Infracost users read as fixed cost: it is not;
+- ceiling: finance's worst case, every pool and scaling group at its limit all month.
+Independently, each line is fixed (the stack costs it whatever happens) or usage-based (it
+depends on a usage-file key, which the line names).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,6 @@ from typing import Any, Callable
 
 # Pricers count months in hours from here; the catalogue owns the figure.
 from mlp.prices import HOURS_PER_MONTH as HOURS_PER_MONTH
-from mlp.prices import Catalogue
 from mlp.state import StateResource
 
 ZERO = Decimal(0)
@@ -55,24 +63,50 @@ def kubernetes_quantity(value: Any) -> Decimal | None:
     return Decimal(match.group(1)) * Decimal(_SUFFIX[match.group(2)])
 
 
+class Price(Decimal):
+    """A unit price that remembers the catalogue entries it comes from (`refs`, dotted paths
+    such as `vpc.natGatewayHour`), so the output can say where each price came from and
+    whether anyone checked it. Arithmetic on it gives a plain Decimal."""
+
+    refs: tuple[str, ...]
+
+    def __new__(cls, value: Any, refs: tuple[str, ...] = ()) -> "Price":
+        price = super().__new__(cls, value)
+        price.refs = refs
+        return price
+
+
 # --- results -----------------------------------------------------------------------------------
 
 
 @dataclass
 class CostComponent:
-    """One priced line: price x quantity per month, with the quantity at baseline and ceiling."""
+    """One priced line: price x quantity per month, with the quantity at floor and ceiling
+    scale. `usage_key` names the usage-file key the line depends on (a usage-based line);
+    `tier` names a catalogue tier table whose volume discounts apply to the stack's total of
+    such lines (the estimator sets `price` then)."""
 
     name: str
     unit: str
     price: Decimal | None
     quantity: Decimal
-    baseline_quantity: Decimal | None = None
+    floor_quantity: Decimal | None = None
     ceiling_quantity: Decimal | None = None
-    usage_based: bool = False
+    usage_key: str | None = None
+    tier: tuple[str, ...] | None = None
+    usage_given: bool = True  # False: the usage file does not set `usage_key` for this resource
+
+    @property
+    def usage_based(self) -> bool:
+        return self.usage_key is not None
 
     @property
     def price_not_found(self) -> bool:
         return self.price is None
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return getattr(self.price, "refs", ())
 
     def cost(self, quantity: Decimal | None) -> Decimal:
         return ZERO if self.price is None else self.price * quantity
@@ -82,29 +116,14 @@ class CostComponent:
         return None if self.price is None else self.price * self.quantity
 
     @property
-    def baseline_cost(self) -> Decimal:
-        return self.cost(self.quantity if self.baseline_quantity is None else self.baseline_quantity)
+    def floor_cost(self) -> Decimal:
+        return self.cost(self.quantity if self.floor_quantity is None else self.floor_quantity)
 
     @property
     def ceiling_cost(self) -> Decimal:
         return self.cost(self.quantity if self.ceiling_quantity is None else self.ceiling_quantity)
 
-    def as_json(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "name": self.name,
-            "unit": self.unit,
-            "price": None if self.price is None else format(self.price, "f"),
-            "monthlyQuantity": quantity_text(self.quantity),
-            "monthlyCost": money(self.monthly_cost),
-            "priceNotFound": self.price_not_found,
-        }
-        if self.baseline_quantity is not None:
-            entry["baselineMonthlyQuantity"] = quantity_text(self.baseline_quantity)
-        if self.ceiling_quantity is not None:
-            entry["ceilingMonthlyQuantity"] = quantity_text(self.ceiling_quantity)
-        if self.usage_based:
-            entry["usageBased"] = True
-        return entry
+    baseline_cost = floor_cost  # the floor's earlier name
 
 
 @dataclass
@@ -117,7 +136,24 @@ class ResourceCost:
 
     @property
     def price_not_found(self) -> bool:
-        return not self.priced_type or any(c.price_not_found for c in self.components)
+        return not self.priced_type or any(c.price is None for c in self.components)
+
+    def totals(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """(expected, fixed, usage-based, floor, ceiling) in one pass over the lines: what the
+        outputs sum over tens of thousands of resources."""
+        fixed = usage = floor = ceiling = ZERO
+        for line in self.components:
+            price = line.price
+            if price is None:
+                continue
+            monthly = price * line.quantity
+            if line.usage_key is None:
+                fixed += monthly
+            else:
+                usage += monthly
+            floor += monthly if line.floor_quantity is None else price * line.floor_quantity
+            ceiling += monthly if line.ceiling_quantity is None else price * line.ceiling_quantity
+        return fixed + usage, fixed, usage, floor, ceiling
 
     @property
     def monthly_cost(self) -> Decimal | None:
@@ -126,12 +162,22 @@ class ResourceCost:
         return sum((c.monthly_cost or ZERO for c in self.components), ZERO)
 
     @property
-    def baseline_cost(self) -> Decimal:
-        return sum((c.baseline_cost for c in self.components), ZERO)
+    def fixed_cost(self) -> Decimal:
+        return sum((c.monthly_cost or ZERO for c in self.components if not c.usage_based), ZERO)
+
+    @property
+    def usage_cost(self) -> Decimal:
+        return sum((c.monthly_cost or ZERO for c in self.components if c.usage_based), ZERO)
+
+    @property
+    def floor_cost(self) -> Decimal:
+        return sum((c.floor_cost for c in self.components), ZERO)
 
     @property
     def ceiling_cost(self) -> Decimal | None:
         return None if self.ceiling_unbounded else sum((c.ceiling_cost for c in self.components), ZERO)
+
+    baseline_cost = floor_cost  # the floor's earlier name
 
 
 class UsageMismatch(Exception):
@@ -143,70 +189,9 @@ class UsageMismatch(Exception):
         self.message = message
 
 
-# --- what a pricer may look at ------------------------------------------------------------------
-
-
-def annotations(resource: StateResource) -> dict:
-    metadata = resource.inputs.get("metadata") or {}
-    found = metadata.get("annotations") if isinstance(metadata, dict) else None
-    return found if isinstance(found, dict) else {}
-
-
-def is_alb_ingress(resource: StateResource) -> bool:
-    spec = resource.inputs.get("spec") or {}
-    return spec.get("ingressClassName") == "alb" or annotations(resource).get("kubernetes.io/ingress.class") == "alb"
-
-
-def metadata_name(resource: StateResource) -> str:
-    metadata = resource.inputs.get("metadata") or {}
-    return str(metadata.get("name") or resource.name) if isinstance(metadata, dict) else resource.name
-
-
-class PricingContext:
-    """What pricers may look at besides their own resource: the catalogue, and the resources a
-    priced one refers to (launch templates, node classes, autoscaling targets, storage classes),
-    indexed once per estimate so that no pricer scans the whole document."""
-
-    def __init__(self, catalogue: Catalogue, resources: list[StateResource]):
-        self.catalogue = catalogue
-        self.launch_templates: dict[str, StateResource] = {}
-        self.node_classes: dict[str, StateResource] = {}
-        self.storage_classes: dict[str, StateResource] = {}
-        self.scaling_targets: dict[str, StateResource] = {}
-        self.endpoint_config_of_endpoint: dict[str, str] = {}
-        # Ingresses that share an `alb.ingress.kubernetes.io/group.name` share one ALB: the
-        # first of each group carries its cost.
-        self.alb_group_owner: dict[str, str] = {}
-        for resource in resources:
-            if resource.type == "kubernetes:networking.k8s.io/v1:Ingress" and is_alb_ingress(resource):
-                group = annotations(resource).get("alb.ingress.kubernetes.io/group.name")
-                if group:
-                    self.alb_group_owner.setdefault(str(group), resource.urn)
-            if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
-                for ref in (resource.id, resource.outputs.get("id"), resource.inputs.get("name"), resource.outputs.get("name"), resource.outputs.get("arn")):
-                    if isinstance(ref, str) and ref:
-                        self.launch_templates[ref] = resource
-            elif resource.type.startswith("kubernetes:karpenter.k8s.aws/") and resource.type.endswith(":EC2NodeClass"):
-                self.node_classes[metadata_name(resource)] = resource
-            elif resource.type == "kubernetes:storage.k8s.io/v1:StorageClass":
-                self.storage_classes[metadata_name(resource)] = resource
-            elif resource.type == "aws:appautoscaling/target:Target":
-                resource_id = resource.inputs.get("resourceId")
-                if isinstance(resource_id, str):
-                    self.scaling_targets[resource_id] = resource
-            elif resource.type == "aws:sagemaker/endpoint:Endpoint":
-                name = resource.inputs.get("name") or resource.outputs.get("name")
-                config = resource.inputs.get("endpointConfigName")
-                if isinstance(name, str) and isinstance(config, str):
-                    self.endpoint_config_of_endpoint[name] = config
-
-    def hours(self, usage: dict) -> Decimal:
-        return to_decimal(usage.get("monthly_hrs"), HOURS_PER_MONTH)
-
-
 # --- the pricer table --------------------------------------------------------------------------
 
-Pricer = Callable[[StateResource, dict, PricingContext], "list[CostComponent] | ResourceCost"]
+Pricer = Callable[[StateResource, dict, Any], "list[CostComponent] | ResourceCost"]
 
 
 @dataclass(frozen=True)

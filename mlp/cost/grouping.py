@@ -22,16 +22,20 @@ _CHART_LABEL_KEYS = frozenset({"labels", "extraLabels", "commonLabels", "podLabe
 
 
 def _chart_labels(values: Any) -> list[dict]:
+    """Every label map under a label key of a chart's values (walked without recursion: a
+    release's values can be large, and there can be thousands of releases)."""
     found = []
-    if isinstance(values, dict):
-        for key, value in values.items():
-            if key in _CHART_LABEL_KEYS and isinstance(value, dict):
-                found.append(value)
-            else:
-                found.extend(_chart_labels(value))
-    elif isinstance(values, list):
-        for item in values:
-            found.extend(_chart_labels(item))
+    pending = [values]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _CHART_LABEL_KEYS and isinstance(value, dict):
+                    found.append(value)
+                elif isinstance(value, (dict, list)):
+                    pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(item for item in node if isinstance(item, (dict, list)))
     return found
 
 
@@ -48,23 +52,38 @@ def release_labels(resource: StateResource) -> dict[str, str]:
     return common
 
 
+def _labels(resource: StateResource) -> dict:
+    metadata = resource.inputs.get("metadata")
+    labels = (metadata.get("labels") or {}) if isinstance(metadata, dict) else {}
+    labels = labels if isinstance(labels, dict) else {}
+    if resource.type.startswith("kubernetes:helm.sh/"):
+        labels = {**release_labels(resource), **labels}
+    return labels
+
+
+def _value(resource: StateResource, key: str, labels: dict, stack_tags: dict[str, str] | None) -> str:
+    if resource.tags.get(key):
+        return resource.tags[key]
+    label = TAG_LABELS.get(key, key)
+    if labels.get(label):
+        return str(labels[label])
+    if key == "Component":
+        return resource.component
+    return (stack_tags or {}).get(key) or UNTAGGED
+
+
 def group_value(resource: StateResource, key: str, stack_tags: dict[str, str] | None = None) -> str:
     """The value of a cost tag on a resource: its effective AWS tag, else the same fact as a
     Kubernetes label (for a Helm release, the label its values give all it runs), else (for
     Component) the component its URN places it in, else the stack-wide value the AWS provider's
     default tags give everything in the stack."""
-    if resource.tags.get(key):
-        return resource.tags[key]
-    metadata = resource.inputs.get("metadata")
-    labels = (metadata.get("labels") or {}) if isinstance(metadata, dict) else {}
-    if resource.type.startswith("kubernetes:helm.sh/"):
-        labels = {**release_labels(resource), **(labels if isinstance(labels, dict) else {})}
-    label = TAG_LABELS.get(key, key)
-    if isinstance(labels, dict) and labels.get(label):
-        return str(labels[label])
-    if key == "Component":
-        return resource.component
-    return (stack_tags or {}).get(key) or UNTAGGED
+    return _value(resource, key, _labels(resource), stack_tags)
+
+
+def group_values(resource: StateResource, keys: tuple[str, ...], stack_tags: dict[str, str] | None = None) -> dict[str, str]:
+    """`group_value` of several keys, reading the resource's labels once."""
+    labels = _labels(resource)
+    return {key: _value(resource, key, labels, stack_tags) for key in keys}
 
 
 def stack_default_tags(resources: list[StateResource]) -> dict[str, str]:

@@ -77,3 +77,18 @@ def test_filter_expressions_come_with_the_metrics_the_provider_requires(stack):
         assert "filterExpression" in budget.inputs
         assert budget.inputs.get("metrics") in _provider_metrics()
         assert "costTypes" not in budget.inputs  # conflicts with metrics
+
+
+def test_alerts_are_encrypted_with_a_key_only_aws_budgets_publishes_with(stack):
+    plan = planned(stack)
+    (topic,) = plan.run.by_type("aws:sns/topic:Topic")
+    (key,) = [k for k in plan.run.by_type("aws:kms/key:Key") if k.outputs["arn"] == topic.inputs.get("kmsMasterKeyId")]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    budgets = statements["AwsBudgetsPublishesEncrypted"]
+    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert budgets["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": "arn:aws:budgets::123456789012:*"}}
+    # The topic policy names the same source: only this account's budgets publish.
+    (policy,) = plan.run.by_type("aws:sns/topicPolicy:TopicPolicy")
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Condition"] == budgets["Condition"]

@@ -45,9 +45,14 @@ def test_control_plane_follows_config(stack):
     assert cluster.inputs["deletionProtection"] is spec.deletion_protection
     assert cluster.inputs["bootstrapSelfManagedAddons"] is False
     assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-    (secrets_key,) = [k for k in _compute(_resources(stack, "aws:kms/key:Key"))]
+    (secrets_key,) = [k for k in _compute(_resources(stack, "aws:kms/key:Key")) if k.name.endswith("-secrets")]
     assert secrets_key.inputs["enableKeyRotation"] is True
     assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": secrets_key.outputs["arn"]}}
+    # The control plane calls KMS itself, so the key policy (not an IAM policy) names its role.
+    statements = {s["Sid"]: s for s in json.loads(secrets_key.inputs["policy"])["Statement"]}
+    (role,) = [r for r in _resources(stack, "aws:iam/role:Role") if r.inputs.get("name") == f"{plan.config.name_prefix}-eks-cluster"]
+    assert statements["ControlPlaneEncryptsSecrets"]["Principal"] == {"AWS": role.outputs["arn"]}
+    assert not [p for p in _resources(stack, "aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id]
     private_subnets = [s.id for s in _resources(stack, "aws:ec2/subnet:Subnet") if "karpenter.sh/discovery" in s.inputs["tags"]]
     assert sorted(cluster.inputs["vpcConfig"]["subnetIds"]) == sorted(private_subnets)
     (oidc,) = _resources(stack, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
@@ -55,6 +60,10 @@ def test_control_plane_follows_config(stack):
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     (log_group,) = [g for g in _resources(stack, "aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"] == f"/aws/eks/{plan.config.cluster_name}/cluster"]
     assert log_group.inputs["retentionInDays"] == spec.control_plane_log_retention_days
+    (log_key,) = [k for k in _compute(_resources(stack, "aws:kms/key:Key")) if k.name.endswith("-control-plane-logs-key")]
+    assert log_group.inputs["kmsKeyId"] == log_key.outputs["arn"]
+    (logs_statement,) = [s for s in json.loads(log_key.inputs["policy"])["Statement"] if s["Sid"] == "CloudWatchLogsEncryptsItsLogGroup"]
+    assert logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"].endswith(f":log-group:/aws/eks/{plan.config.cluster_name}/cluster")
 
 
 @pytest.mark.parametrize("stack,support,protected", [("dev", "STANDARD", False), ("staging", "STANDARD", False), ("prod", "EXTENDED", True)])
@@ -128,7 +137,50 @@ def test_addons_are_pinned_to_config_versions(stack):
     (association,) = ebs.inputs["podIdentityAssociations"]
     assert association["serviceAccount"] == "ebs-csi-controller-sa" and association["roleArn"].endswith("-ebs-csi")
     # The EBS node plugin must run on tainted GPU nodes too, or their volumes never attach.
-    assert json.loads(ebs.inputs["configurationValues"])["node"] == {"tolerateAllTaints": True}
+    values = json.loads(ebs.inputs["configurationValues"])
+    assert values["node"] == {"tolerateAllTaints": True}
+    # Given the region, the controller never needs instance metadata, which hop limit 1 keeps from pods.
+    assert values["controller"]["region"] == planned(stack).config.region
+
+
+def _trust(role):
+    return json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+
+
+def test_the_cni_gets_its_policy_through_pod_identity_not_the_node_roles(stack):
+    """A pod that reaches a node's credentials must not be able to rewire its network interfaces."""
+    plan = planned(stack)
+    roles = {r.inputs.get("name"): r for r in _resources(stack, "aws:iam/role:Role")}
+    attachments = _resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    node_roles = [role for role in roles.values() if any(s["Principal"].get("Service") == "ec2.amazonaws.com" for s in _trust(role))]
+    assert len(node_roles) == 2  # the system node group's and Karpenter's
+    for role in node_roles:
+        attached = [a.inputs["policyArn"] for a in attachments if a.inputs["role"] == role.inputs["name"]]
+        assert attached and not any(arn.endswith("/AmazonEKS_CNI_Policy") for arn in attached)
+    cni_role = roles[f"{plan.config.name_prefix}-vpc-cni"]
+    (statement,) = _trust(cni_role)
+    assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == "kube-system"
+    assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "aws-node"
+    assert [a.inputs["policyArn"] for a in attachments if a.inputs["role"] == cni_role.inputs["name"]] == ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]
+    addons = {a.inputs["addonName"]: a for a in _resources(stack, "aws:eks/addon:Addon")}
+    assert addons["vpc-cni"].inputs["podIdentityAssociations"] == [{"serviceAccount": "aws-node", "roleArn": cni_role.outputs["arn"]}]
+    # The CNI takes its credentials from the Pod Identity agent, so the agent add-on is installed first.
+    assert addons["eks-pod-identity-agent"].urn in addons["vpc-cni"].dependencies
+
+
+def test_every_pod_identity_role_names_account_cluster_namespace_and_service_account(stack):
+    """All of them: a role meant for one workload cannot be handed to another pod or another cluster's."""
+    plan = planned(stack)
+    cluster_arn = f"arn:aws:eks:{plan.config.region}:123456789012:cluster/{plan.config.cluster_name}"
+    pod_roles = [r for r in _resources(stack, "aws:iam/role:Role") if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    assert len(pod_roles) >= 10
+    for role in pod_roles:
+        for statement in _trust(role):
+            condition = statement["Condition"]["StringEquals"]
+            assert condition["aws:SourceAccount"] == "123456789012", role.urn
+            assert condition["aws:RequestTag/eks-cluster-arn"] == cluster_arn, role.urn
+            assert condition["aws:RequestTag/kubernetes-namespace"] and condition["aws:RequestTag/kubernetes-service-account"], role.urn
+            assert "*" not in json.dumps(condition), role.urn
 
 
 def test_network_policies_are_enforced_by_the_cni(stack):
@@ -157,12 +209,13 @@ def test_system_node_group_is_on_demand_through_a_hardened_launch_template(stack
     assert root["ebs"] == {"volumeType": "gp3", "volumeSize": spec.disk_size_gi, "encrypted": "true", "deleteOnTermination": "true"}
 
 
-def test_every_launch_template_requires_imdsv2(stack):
+def test_every_launch_template_requires_imdsv2_with_hop_limit_1(stack):
+    """At hop limit 2 any pod on a system node could take the node role's credentials."""
     templates = _resources(stack, "aws:ec2/launchTemplate:LaunchTemplate")
     assert templates
     for template in templates:
-        assert template.inputs["metadataOptions"]["httpTokens"] == "required"
-        assert template.inputs["metadataOptions"]["httpEndpoint"] == "enabled"
+        assert template.inputs["metadataOptions"] == {"httpEndpoint": "enabled", "httpProtocolIpv6": "disabled",
+                                                      "httpPutResponseHopLimit": 1, "httpTokens": "required"}
 
 
 def test_launch_templates_tag_instances_volumes_and_interfaces_with_all_cost_tags(stack):
@@ -209,6 +262,10 @@ def test_every_team_gets_a_namespace_with_quota_and_limits(stack):
         quota = spec.team_quota(team)
         labels = namespaces[team].inputs["metadata"]["labels"]
         assert labels["mlplatform.io/team"] == team and labels["mlplatform.io/component"] == "compute"
+        # Teams' own code runs here: Pod Security enforces baseline, warns and audits restricted.
+        assert {key: value for key, value in labels.items() if key.startswith("pod-security.kubernetes.io/")} == {
+            "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted"}
         assert quotas[team]["requests.nvidia.com/gpu"] == str(quota.gpus)
         assert quotas[team]["requests.cpu"] == str(quota.cpu)
         assert quotas[team]["requests.memory"] == f"{quota.memory_gi}Gi"

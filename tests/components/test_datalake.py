@@ -1,5 +1,6 @@
 """Data lake per stack: every zone bucket private, encrypted, versioned, TLS-only, logged, tiered;
-teams read everything and write only their own prefix; prod data survives `pulumi destroy`."""
+teams read everything but other teams' captures and write only their own prefix, through roles only
+their own pods get; prod data and everything it depends on survives `pulumi destroy`."""
 
 import json
 
@@ -104,13 +105,57 @@ def _team_policies(stack):
     return {roles[p.inputs["role"]].inputs["name"]: json.loads(p.inputs["policy"]) for p in run.by_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] in roles}
 
 
-def test_a_data_role_per_team_trusted_by_pod_identity(stack):
+def test_a_data_role_per_team_trusted_only_by_that_teams_pods_on_this_cluster(stack):
     plan = planned(stack)
     roles = [r for r in plan.run.by_type("aws:iam/role:Role") if r.inputs.get("name", "").endswith("-data")]
     assert sorted(r.inputs["tags"]["Team"] for r in roles) == sorted(plan.config.team_names)
+    cluster_arn = f"arn:aws:eks:{plan.config.region}:123456789012:cluster/{plan.config.cluster_name}"
     for role in roles:
-        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        team = role.inputs["tags"]["Team"]
+        admitted = set()
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+            condition = statement["Condition"]["StringEquals"]
+            assert condition["aws:SourceAccount"] == "123456789012"
+            assert condition["aws:RequestTag/eks-cluster-arn"] == cluster_arn
+            accounts = condition["aws:RequestTag/kubernetes-service-account"]
+            admitted |= {(condition["aws:RequestTag/kubernetes-namespace"], account) for account in ([accounts] if isinstance(accounts, str) else accounts)}
+        # Its notebook servers, and its Ray and Spark work in its own namespace; no other team's pods.
+        distributed = plan.config.distributed
+        expected = {("notebooks", f"notebook-{team}")} | ({(team, "ray")} if distributed else set()) \
+            | ({(team, "spark")} if distributed and distributed.spark.enabled else set())
+        assert admitted == expected
+
+
+def _statements(policy):
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_no_team_reads_another_teams_captured_payloads(stack):
+    plan = planned(stack)
+    artifacts = f"arn:aws:s3:::{plan.config.datalake.bucket_name('artifacts')}"
+    owners = {*plan.config.team_names, plan.config.platform_team}
+    for team in plan.config.team_names:
+        statements = _statements(_team_policies(stack)[f"{plan.config.name_prefix}-{team}-data"])
+        denied = statements["NoOtherTeamsCaptures"]
+        assert denied["Effect"] == "Deny" and "s3:GetObject" in denied["Action"]
+        assert sorted(denied["Resource"]) == sorted(f"{artifacts}/captures/{owner}/*" for owner in owners - {team})
+        listing = statements["NoListingOtherTeamsCaptures"]
+        assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == sorted(f"captures/{owner}/*" for owner in owners - {team})
+        # Its own captures stay readable: nothing denies them.
+        assert not any(f"captures/{team}/" in resource for s in statements.values() if s["Effect"] == "Deny" for resource in s["Resource"])
+
+
+def test_every_endpoint_captures_under_its_teams_prefix(stack):
+    for endpoint in planned(stack).config.endpoints:
+        assert endpoint.capture_prefix == f"captures/{endpoint.team}/{endpoint.name}/"
+
+
+def test_the_lake_key_works_for_teams_only_through_s3(stack):
+    plan = planned(stack)
+    for policy in _team_policies(stack).values():
+        key = _statements(policy)["UseLakeKey"]
+        assert key["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{plan.config.region}.amazonaws.com"}}
 
 
 def test_team_roles_read_all_zones_and_write_only_their_prefix(stack):
@@ -121,7 +166,6 @@ def test_team_roles_read_all_zones_and_write_only_their_prefix(stack):
     for team in plan.config.team_names:
         statements = policies[f"{plan.config.name_prefix}-{team}-data"]["Statement"]
         for statement in statements:
-            assert statement["Effect"] == "Allow"
             assert all("*" not in action for action in statement["Action"]), statement
         write_actions = {"s3:PutObject", "s3:DeleteObject"}
         writes = [s for s in statements if write_actions & set(s["Action"])]
@@ -144,3 +188,33 @@ def test_prod_data_survives_destroy(stack, protected):
     run = planned(stack).run
     keep = [r for r in run.by_type("aws:s3/bucket:Bucket") + run.by_type("aws:kms/key:Key") if "mlplatform:datalake:DataLake$" in r.urn]
     assert keep and all(r.protect is protected and r.retain_on_delete is protected for r in keep)
+
+
+@pytest.mark.parametrize("stack,protected", [("dev", False), ("staging", False), ("prod", True)])
+def test_everything_prod_data_depends_on_survives_destroy_with_it(stack, protected):
+    """A destroy that skips protected buckets must not strip their settings, catalog or logs."""
+    run = planned(stack).run
+    settings = [r for r in run.resources if r.type.startswith("aws:s3/bucket") and r.type != "aws:s3/bucket:Bucket"]
+    catalog = run.by_type("aws:glue/catalogDatabase:CatalogDatabase")
+    aliases = [r for r in run.by_type("aws:kms/alias:Alias") if "mlplatform:datalake:DataLake$" in r.urn]
+    logs = run.by_type("aws:cloudwatch/logGroup:LogGroup")
+    log_keys = [r for r in run.by_type("aws:kms/key:Key") if "log" in r.name]
+    assert len(settings) >= 7 * len(planned(stack).config.datalake.zones) and catalog and aliases and len(logs) == 2 and len(log_keys) == 2
+    for resource in settings + catalog + aliases + logs + log_keys:
+        assert (resource.protect, resource.retain_on_delete) == (protected, protected), resource.urn
+
+
+def test_the_access_log_bucket_keeps_versions_briefly_and_takes_load_balancer_logs(stack):
+    plan = planned(stack)
+    lake = plan.config.datalake
+    lifecycle = _by_bucket(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[lake.access_log_bucket_name]
+    (rule,) = lifecycle.inputs["rules"]
+    assert rule["expiration"]["days"] == lake.access_log_retention_days
+    assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 1
+    assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 1
+    policy = _statements(json.loads(_by_bucket(stack, "aws:s3/bucketPolicy:BucketPolicy")[lake.access_log_bucket_name].inputs["policy"]))
+    delivery = policy["ApplicationLoadBalancerAccessLogs"]
+    elb_account = {"us-east-1": "127311923021", "us-west-2": "797873946194"}[plan.config.region]
+    assert delivery["Principal"] == {"AWS": f"arn:aws:iam::{elb_account}:root"}
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == f"arn:aws:s3:::{lake.access_log_bucket_name}/alb/*/AWSLogs/123456789012/*"

@@ -61,6 +61,13 @@ def _edit_job(**changes) -> Callable[[dict], None]:
     return edit
 
 
+def _edit_serving_ingress(change: Callable[[dict], None]) -> Callable[[dict], None]:
+    def edit(config: dict) -> None:
+        change(next(e for e in config["mlplatform:endpoints"] if e.get("backend") == "kubernetes")["kubernetes"]["ingress"])
+
+    return edit
+
+
 # (stack, edit, key the error must name, words the message must contain)
 BAD_ENDPOINTS = [
     ("staging", _edit_endpoint("demand-forecast", minCapacity=3, maxCapacity=2), "mlplatform:endpoints[0].maxCapacity", "must be >= minCapacity"),
@@ -94,6 +101,11 @@ BAD_ENDPOINTS = [
     ("dev", _edit_endpoint("defect-detection", maxCapacity=40), "mlplatform:endpoints[1].maxCapacity", "quota"),
     ("dev", _edit_endpoint("defect-detection", environment={"MODEL_URI": "s3://x/y"}), "mlplatform:endpoints[1].environment.MODEL_URI", "set by the platform"),
     ("dev", _edit_endpoint("defect-detection", name="demand-forecast"), "mlplatform:endpoints[1].name", "duplicate endpoint"),
+    ("dev", _edit_serving_ingress(lambda ingress: ingress.pop("allowedCidrs")), "mlplatform:endpoints[1].kubernetes.ingress.allowedCidrs", "required"),
+    ("dev", _edit_serving_ingress(lambda ingress: ingress.update(allowedCidrs=["0.0.0.0/0"])), "mlplatform:endpoints[1].kubernetes.ingress.allowedCidrs[0]", "whole internet"),
+    ("dev", _edit_serving_ingress(lambda ingress: ingress.pop("certificateArn")), "mlplatform:endpoints[1].kubernetes.ingress.certificateArn", "required"),
+    ("dev", _edit_serving_ingress(lambda ingress: ingress.update(auth={"issuer": "https://login.acme.example"})),
+     "mlplatform:endpoints[1].kubernetes.ingress.auth.authorizationEndpoint", "required"),
     ("dev", _edit_job(schedule="every night"), "mlplatform:batchJobs[0].schedule", "cron schedule"),
     ("dev", _edit_job(schedule="61 3 * * *"), "mlplatform:batchJobs[0].schedule", "cron schedule"),
     ("dev", _edit_job(outputPrefix="teams/vision/predictions/"), "mlplatform:batchJobs[0].outputPrefix", "teams/forecasting/"),

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from components.tagging import LABEL_FOR_TAG
-from components.endpoints_kubernetes import GPU_RESOURCE, POD_USER_ID, TRACK_LABEL
+from components.nodepools import GPU_RESOURCE
+from components.workloads import POD_USER_ID, TRACK_LABEL
 from mlp import PROJECT_ROOT
 from tests.conftest import STACKS, planned
 
@@ -137,11 +139,56 @@ def test_disruption_budget_network_policy_and_internal_alb(stack):
         ingress = ingresses[endpoint.name]
         assert ingress["spec"]["ingressClassName"] == "alb"
         annotations = ingress["metadata"]["annotations"]
-        assert annotations["alb.ingress.kubernetes.io/scheme"] == "internal"
+        public = endpoint.kubernetes.ingress
+        assert annotations["alb.ingress.kubernetes.io/scheme"] == public.scheme == "internal"
         # The controller-made load balancer carries the six cost tags too.
         alb_tags = dict(pair.split("=", 1) for pair in annotations["alb.ingress.kubernetes.io/tags"].split(","))
         assert set(alb_tags) == {"CostCenter", "Environment", "Project", "Team", "Component", "ManagedBy"}
         assert alb_tags["Team"] == endpoint.team and alb_tags["Component"] == "endpoints"
+
+
+def test_serving_albs_are_https_only_from_the_allowed_networks_and_logged(stack):
+    """Plain HTTP open to 0.0.0.0/0 let anyone on the network call a model and read its answers in transit."""
+    plan = planned(stack)
+    ingresses = _objects(stack, "Ingress")
+    for endpoint in _kubernetes_endpoints(stack):
+        public = endpoint.kubernetes.ingress
+        annotations = ingresses[endpoint.name]["metadata"]["annotations"]
+        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
+        assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == public.certificate_arn
+        assert annotations["alb.ingress.kubernetes.io/ssl-policy"].startswith("ELBSecurityPolicy-TLS13-")
+        cidrs = annotations["alb.ingress.kubernetes.io/inbound-cidrs"].split(",")
+        assert cidrs == list(public.allowed_cidrs) and not any(cidr.endswith("/0") for cidr in cidrs)
+        attributes = dict(item.split("=", 1) for item in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(","))
+        assert attributes["access_logs.s3.enabled"] == "true"
+        assert attributes["access_logs.s3.bucket"] == plan.config.datalake.access_log_bucket_name
+        assert attributes["access_logs.s3.prefix"] == f"alb/endpoints/{endpoint.name}"
+        assert attributes["deletion_protection.enabled"] == str(public.deletion_protection).lower()
+        assert "alb.ingress.kubernetes.io/auth-type" not in annotations  # no sign-in configured in the stack files
+
+
+def test_serving_albs_can_require_sign_in_through_an_oidc_provider(plan_edited):
+    auth = {"issuer": "https://login.acme.example", "authorizationEndpoint": "https://login.acme.example/oauth2/v1/authorize",
+            "tokenEndpoint": "https://login.acme.example/oauth2/v1/token", "userInfoEndpoint": "https://login.acme.example/oauth2/v1/userinfo",
+            "clientId": "serving-dev", "clientSecretName": "mlplatform/dev/serving/oidc-client-secret"}
+
+    def edit(config):
+        next(e for e in config["mlplatform:endpoints"] if e.get("backend") == "kubernetes")["kubernetes"]["ingress"]["auth"] = auth
+
+    plan = plan_edited("dev", edit)
+    (ingress,) = [r for r in plan.run.by_type("kubernetes:networking.k8s.io/v1:Ingress") if "mlplatform:endpoints:" in r.urn]
+    annotations = ingress.inputs["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/auth-type"] == "oidc"
+    assert annotations["alb.ingress.kubernetes.io/auth-on-unauthenticated-request"] == "deny"
+    idp = json.loads(annotations["alb.ingress.kubernetes.io/auth-idp-oidc"])
+    assert idp["issuer"] == auth["issuer"] and idp["secretName"] == "defect-detection-oidc-client"
+    (secret,) = [r for r in plan.run.by_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == idp["secretName"]]
+    assert secret.inputs["metadata"]["namespace"] == ingress.inputs["metadata"]["namespace"]
+    data = secret.inputs["stringData"]
+    data = data["value"] if rpc._special_sig_key in data else data  # the engine's secret envelope
+    assert set(data) == {"clientID", "clientSecret"} and data["clientID"] == "serving-dev"
+    assert secret.urn in ingress.dependencies
+    assert plan.policy_violations == []
 
 
 @pytest.mark.parametrize("stack", [s for s in STACKS if any(e.kubernetes and e.kubernetes.canary for e in planned(s).config.endpoints)])

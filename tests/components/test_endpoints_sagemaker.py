@@ -127,7 +127,8 @@ def test_capture_lands_in_the_lake_under_the_endpoint_prefix_encrypted(stack, na
         assert "dataCaptureConfig" not in configuration
         return
     capture = configuration["dataCaptureConfig"]
-    assert capture["destinationS3Uri"] == f"s3://{plan.config.datalake.bucket_name('artifacts')}/captures/{name}/"
+    # Under the owning team's prefix, which no other team's data role may read.
+    assert capture["destinationS3Uri"] == f"s3://{plan.config.datalake.bucket_name('artifacts')}/captures/{endpoint.team}/{name}/"
     assert capture["kmsKeyId"] == lake_key.outputs["arn"]
     assert capture["enableCapture"] is True
     assert capture["initialSamplingPercentage"] == endpoint.capture_sampling_percent
@@ -153,6 +154,7 @@ def test_execution_role_grants_nothing_outside_its_prefixes(stack, name):
     role, statements = _role_policy(stack, name)
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
     models = f"arn:aws:s3:::{lake.bucket_name('models')}"
     if endpoint.model is not None:
@@ -161,7 +163,7 @@ def test_execution_role_grants_nothing_outside_its_prefixes(stack, name):
         model_key = f"registry/{endpoint.model_package.rsplit('/', 2)[1].removeprefix(plan.config.name_prefix + '-')}/"
     allowed_objects = {f"{models}/{model_key}" + ("*" if model_key.endswith("/") else "")}
     if endpoint.capture_sampling_percent is not None:
-        allowed_objects.add(f"arn:aws:s3:::{lake.bucket_name('artifacts')}/captures/{name}/*")
+        allowed_objects.add(f"arn:aws:s3:::{lake.bucket_name('artifacts')}/captures/{endpoint.team}/{name}/*")
 
     (lake_key,) = [k.outputs["arn"] for k in plan.run.by_type("aws:kms/key:Key") if "datalake" in k.urn]
     (repository,) = [r.outputs["arn"] for r in plan.run.by_type("aws:ecr/repository:Repository") if r.inputs["name"].endswith(f"/{endpoint.image.repository}")]
@@ -179,6 +181,9 @@ def test_execution_role_grants_nothing_outside_its_prefixes(stack, name):
                 assert statement["Resource"] == [models] and statement["Condition"]["StringLike"]["s3:prefix"] == [model_key + "*"]
             elif service == "kms":
                 assert statement["Resource"] == [lake_key]
+                # Only through S3 (model, captures) and SageMaker itself, never directly.
+                region = plan.config.region
+                assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com", f"sagemaker.{region}.amazonaws.com"]}}
             elif service == "ecr":
                 assert statement["Resource"] == [repository]
             elif service == "logs":

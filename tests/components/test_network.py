@@ -74,3 +74,18 @@ def test_flow_logs_go_to_a_retained_log_group(stack):
     assert group.inputs["retentionInDays"] == plan.config.network.flow_log_retention_days
     assert flow_log.inputs["trafficType"] == plan.config.network.flow_log_traffic_type
     assert flow_log.inputs["logDestination"].endswith(group.inputs["name"])
+
+
+def test_flow_logs_are_delivered_only_for_this_account_encrypted_and_kept_with_prod_data(stack):
+    import json
+
+    plan = planned(stack)
+    (group,) = [g for g in _resources(stack, "aws:cloudwatch/logGroup:LogGroup") if "vpc-flow-logs" in g.inputs["name"]]
+    (role,) = [r for r in _resources(stack, "aws:iam/role:Role") if "vpc-flow-logs.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                                      "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{plan.config.region}:123456789012:vpc-flow-log/*"}}
+    (key,) = [k for k in _resources(stack, "aws:kms/key:Key") if k.outputs["arn"] == group.inputs["kmsKeyId"]]
+    assert key.inputs["enableKeyRotation"] is True
+    protected = plan.config.datalake.protect
+    assert (group.protect, group.retain_on_delete, key.protect) == (protected, protected, protected)

@@ -236,7 +236,10 @@ def test_interruption_queue_receives_every_warning_karpenter_handles(stack):
     assert {t.inputs["arn"] for t in targets} == {queue.outputs["arn"]}
     (queue_policy,) = _resources(stack, "aws:sqs/queuePolicy:QueuePolicy")
     statements = json.loads(queue_policy.inputs["policy"])["Statement"]
-    assert statements[0]["Principal"]["Service"] == ["events.amazonaws.com", "sqs.amazonaws.com"]
+    # EventBridge delivers only for the platform's own rules in this account (the confused deputy).
+    assert statements[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statements[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                                          "ArnEquals": {"aws:SourceArn": sorted(r.outputs["arn"] for r in rules.values())}}
     assert _release(stack, "/karpenter").inputs["values"]["settings"] == {
         "clusterName": plan.config.cluster_name,
         "clusterEndpoint": plan.run.by_type("aws:eks/cluster:Cluster")[0].outputs["endpoint"],

@@ -10,9 +10,9 @@ import json
 import kubernetes_validate
 import pytest
 
+from components.nodepools import GPU_RESOURCE
 from components.notebooks import (
     CHART_REPOSITORY,
-    GPU_RESOURCE,
     NAMESPACE,
     OAUTH_SECRET_KEY,
     OAUTH_SECRET_NAME,
@@ -71,7 +71,19 @@ def test_the_release_waits_for_the_load_balancer_controller_and_the_storage_clas
 def test_the_notebooks_namespace_is_declared_and_labelled(stack):
     namespaces = [r for r in planned(stack).run.by_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == NAMESPACE]
     (namespace,) = namespaces
-    assert namespace.inputs["metadata"]["labels"]["mlplatform.io/component"] == "notebooks"
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["mlplatform.io/component"] == "notebooks"
+    # Users' code runs here: Pod Security enforces baseline and reports anything short of restricted.
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+def test_user_servers_need_no_privileged_init_container_to_stay_off_instance_metadata(stack):
+    """The chart's iptables init container is privileged (baseline refuses it); the network policy
+    and the nodes' hop limit of 1 keep metadata out of reach without it."""
+    singleuser = _values(stack)["singleuser"]
+    assert singleuser["cloudMetadata"] == {"blockWithIptables": False}
+    assert singleuser["networkPolicy"].get("egressAllowRules", {}).get("cloudMetadataServer", False) is False
 
 
 def test_hub_proxy_and_user_scheduler_run_on_system_nodes(stack):
@@ -351,6 +363,26 @@ def test_ingress_is_an_alb_with_tls_from_acm_per_stack(stack):
     assert _values(stack)["proxy"]["service"]["type"] == "ClusterIP"
 
 
+def test_the_hub_alb_logs_access_and_refuses_deletion_where_the_stack_says(stack):
+    plan = planned(stack)
+    annotations = _values(stack)["ingress"]["annotations"]
+    attributes = dict(item.split("=", 1) for item in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(","))
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == plan.config.datalake.access_log_bucket_name
+    assert attributes["access_logs.s3.prefix"] == "alb/notebooks"
+    assert attributes["deletion_protection.enabled"] == str(plan.config.notebooks.ingress.deletion_protection).lower()
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert {"dev": "false", "staging": "false", "prod": "true"}[stack] == attributes["deletion_protection.enabled"]
+
+
+def test_a_waf_web_acl_is_one_stack_setting_away(plan_edited):
+    acl = "arn:aws:wafv2:us-west-2:123456789012:regional/webacl/notebooks/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    plan = plan_edited("prod", lambda config: config["mlplatform:notebooks"]["ingress"].update(wafAclArn=acl))
+    (release,) = [r for r in plan.run.by_type(RELEASE) if r.inputs["chart"] == "jupyterhub"]
+    assert release.inputs["values"]["ingress"]["annotations"]["alb.ingress.kubernetes.io/wafv2-acl-arn"] == acl
+    assert "alb.ingress.kubernetes.io/wafv2-acl-arn" not in _values("prod")["ingress"]["annotations"]
+
+
 def test_schemes_differ_per_stack_as_configured():
     schemes = {stack: _values(stack)["ingress"]["annotations"]["alb.ingress.kubernetes.io/scheme"] for stack in STACKS}
     assert schemes == {"dev": "internal", "staging": "internal", "prod": "internet-facing"}
@@ -447,6 +479,8 @@ BAD_NOTEBOOKS = [
     ("dev", lambda n: n["culling"].pop("maxAgeHours"), "mlplatform:notebooks.culling.maxAgeHours", "required"),
     ("dev", _set("ingress.scheme", "public"), "mlplatform:notebooks.ingress.scheme", "internet-facing, internal"),
     ("dev", _set("ingress.certificateArn", "arn:aws:iam::123456789012:server-certificate/x"), "mlplatform:notebooks.ingress.certificateArn", "ACM certificate ARN"),
+    ("prod", _set("ingress.allowedCidrs", ["0.0.0.0/0"]), "mlplatform:notebooks.ingress.allowedCidrs[0]", "whole internet"),
+    ("prod", _set("ingress.wafAclArn", "arn:aws:waf::123456789012:webacl/x"), "mlplatform:notebooks.ingress.wafAclArn", "WAFv2 web ACL ARN"),
     ("dev", _set("auth.clientSecret", "hunter2"), "mlplatform:notebooks.auth.clientSecret", "unknown key"),
     ("dev", _set("auth.authorizeUrl", "http://login.acme.example/authorize"), "mlplatform:notebooks.auth.authorizeUrl", "https://"),
     ("dev", lambda n: n["auth"]["teamGroups"].pop("vision"), "mlplatform:notebooks.auth.teamGroups", "'vision' has none"),

@@ -1,6 +1,7 @@
 """Registries per stack: ECR repositories scan on push, are KMS-encrypted, immutable where the stack
-says so, carry valid lifecycle JSON and pull access only for configured accounts; one SageMaker
-model package group per model family, with the models zone as artifact store; all cost-tagged."""
+says so, carry valid lifecycle JSON and pull access only for the accounts each repository names; one
+SageMaker model package group per model family, with the models zone as artifact store, registered
+by each team's own pods and approved only by the configured approvers; all cost-tagged."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 
-from components.registries import ECR_PULL_ACTIONS, MODEL_ARTIFACT_PREFIX
+from components.registries import ECR_PULL_ACTIONS, MODEL_ARTIFACT_PREFIX, MODEL_PUBLISHER_SERVICE_ACCOUNT
 from components.tagging import REQUIRED_TAG_KEYS
 from mlp.cli import main
 from mlp.errors import UserError
@@ -129,24 +130,33 @@ def test_lifecycle_check_rejects_broken_rules():
             _check_lifecycle_rules(document)
 
 
-def test_pull_access_only_for_configured_accounts(stack):
+def test_pull_access_only_for_configured_accounts_per_repository(stack):
     config = planned(stack).config.registries
     policies = _by_repository(stack, REPOSITORY_POLICY)
-    if not config.pull_account_ids:
-        assert policies == {}
-        return
-    assert set(policies) == set(config.repository_names)
-    for policy in policies.values():
-        (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert set(policies) == {repository.name for repository in config.repositories if repository.pull_account_ids}
+    for repository in config.repositories:
+        if not repository.pull_account_ids:
+            continue
+        (statement,) = json.loads(policies[repository.name].inputs["policy"])["Statement"]
         assert statement["Effect"] == "Allow"
-        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{account}:root" for account in config.pull_account_ids]}
+        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{account}:root" for account in repository.pull_account_ids]}
         assert sorted(statement["Action"]) == sorted(ECR_PULL_ACTIONS)
         assert not any("Put" in action or "Delete" in action or "*" in action for action in statement["Action"])
 
 
-def test_prod_grants_the_analytics_account_pulls():
-    assert planned("prod").config.registries.pull_account_ids == ("210987654321",)
-    assert _by_repository("prod", REPOSITORY_POLICY)
+def test_prod_shares_only_serving_images_with_the_analytics_account():
+    """The stack file shares serving images; every other repository stays private to the account."""
+    assert set(_by_repository("prod", REPOSITORY_POLICY)) == {"serving"}
+    (serving,) = [r for r in planned("prod").config.registries.repositories if r.name == "serving"]
+    assert serving.pull_account_ids == ("210987654321",)
+
+
+def test_a_registry_wide_pull_list_is_refused_with_where_it_moved(write_stack):
+    document = stack_yaml("prod")
+    document["config"]["mlplatform:registries"]["pullAccountIds"] = ["210987654321"]
+    with pytest.raises(UserError) as error:
+        plan_stack("prod", str(write_stack("prod", document)))
+    assert error.value.key == "mlplatform:registries.pullAccountIds" and "repositories[].pullAccountIds" in error.value.message
 
 
 def test_one_model_package_group_per_model_family(stack):
@@ -160,21 +170,63 @@ def test_one_model_package_group_per_model_family(stack):
         assert groups[name].inputs["tags"]["Component"] == "registries"
 
 
-def test_model_registry_role_writes_only_the_registry_prefix_of_the_models_zone(stack):
+def _role(stack, name):
+    return planned(stack).run.find("aws:iam/role:Role", name)
+
+
+def _inline_policy(stack, role):
+    (policy,) = [p for p in planned(stack).run.by_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id]
+    return {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+
+
+def test_each_team_registers_its_own_families_pending_approval_from_its_own_pods(stack):
     plan = planned(stack)
     run = plan.run
     models_bucket = plan.config.datalake.bucket_name("models")
-    role = run.find("aws:iam/role:Role", "mlplatform-registries-model-registry")
-    principals = [s["Principal"]["Service"] for s in json.loads(role.inputs["assumeRolePolicy"])["Statement"]]
-    assert principals == ["sagemaker.amazonaws.com", "pods.eks.amazonaws.com"]
-    policy = json.loads(run.find("aws:iam/rolePolicy:RolePolicy", "mlplatform-registries-model-registry").inputs["policy"])
-    statements = {s["Sid"]: s for s in policy["Statement"]}
-    assert statements["ReadWriteModelArtifacts"]["Resource"] == [f"arn:aws:s3:::{models_bucket}/{MODEL_ARTIFACT_PREFIX}*"]
-    group_arns = [r.outputs["arn"] for r in run.by_type(MODEL_GROUP)]
-    assert set(group_arns) <= set(statements["RegisterModelVersions"]["Resource"])
-    assert set(statements["PullImages"]["Resource"]) == {r.outputs["arn"] for r in run.by_type(REPOSITORY)}
-    for statement in policy["Statement"]:
-        assert all(action != "*" and not action.endswith(":*") for action in statement["Action"])
+    groups = {r.inputs["modelPackageGroupName"]: r for r in run.by_type(MODEL_GROUP)}
+    families_by_team = {}
+    for group in plan.config.registries.model_package_groups:
+        families_by_team.setdefault(group.team, []).append(group.name)
+    assert families_by_team
+    associations = {(a.inputs["namespace"], a.inputs["serviceAccount"]): a for a in run.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    accounts = {(a.inputs["metadata"]["namespace"], a.inputs["metadata"]["name"]): a for a in run.by_type("kubernetes:core/v1:ServiceAccount")}
+    for team, families in families_by_team.items():
+        role = _role(stack, f"mlplatform-registries-register-{team}")
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == team
+        assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == MODEL_PUBLISHER_SERVICE_ACCOUNT
+        assert associations[(team, MODEL_PUBLISHER_SERVICE_ACCOUNT)].inputs["roleArn"] == role.outputs["arn"]
+        assert accounts[(team, MODEL_PUBLISHER_SERVICE_ACCOUNT)].inputs["automountServiceAccountToken"] is False
+        statements = _inline_policy(stack, role)
+        assert statements["ReadWriteModelArtifacts"]["Resource"] == [f"arn:aws:s3:::{models_bucket}/{MODEL_ARTIFACT_PREFIX}{family}/*" for family in families]
+        own_groups = [groups[f"{plan.config.name_prefix}-{family}"].outputs["arn"] for family in families]
+        register = statements["RegisterPendingVersions"]
+        assert register["Action"] == ["sagemaker:CreateModelPackage"]
+        assert set(own_groups) <= set(register["Resource"]) and len(register["Resource"]) == 2 * len(own_groups)
+        assert register["Condition"] == {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+        # Registering never approves, and never touches another team's artifacts.
+        actions = {action for s in statements.values() for action in s["Action"]}
+        assert "sagemaker:UpdateModelPackage" not in actions
+        assert not any(action == "*" or action.endswith(":*") for action in actions)
+    assert not [r for r in run.by_type("aws:iam/role:Role") if r.inputs.get("name", "").endswith("-model-registry")]
+
+
+def test_only_the_configured_approvers_approve_and_approving_writes_nothing(stack):
+    plan = planned(stack)
+    role = _role(stack, "mlplatform-registries-model-approver")
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"AWS": sorted(plan.config.registries.model_approver_role_arns)}
+    statements = _inline_policy(stack, role)
+    decide = statements["DecideOnVersions"]
+    assert decide["Action"] == ["sagemaker:UpdateModelPackage"]
+    assert decide["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": ["Approved", "Rejected"]}}
+    actions = {action for s in statements.values() for action in s["Action"]}
+    assert not any(action.startswith(("s3:", "kms:")) or action == "sagemaker:CreateModelPackage" for action in actions)
+
+
+def test_without_approvers_there_is_no_approver_role(plan_edited):
+    plan = plan_edited("dev", lambda config: config["mlplatform:registries"].pop("modelApproverRoleArns"))
+    assert not [r for r in plan.run.by_type("aws:iam/role:Role") if r.inputs.get("name", "").endswith("-model-approver")]
 
 
 def test_every_registries_resource_carries_the_cost_tags(stack):
@@ -204,7 +256,8 @@ BAD_REGISTRIES = [
     (lambda r: r["repositories"][1].update(name="RStudio"), "mlplatform:registries.repositories[1].name", "repository name"),
     (lambda r: r.update(untaggedExpiryDays=0), "mlplatform:registries.untaggedExpiryDays", ">= 1"),
     (lambda r: r.update(keepTaggedImages=-3), "mlplatform:registries.keepTaggedImages", ">= 1"),
-    (lambda r: r.update(pullAccountIds=["12345"]), "mlplatform:registries.pullAccountIds[0]", "12-digit"),
+    (lambda r: r["repositories"][3].update(pullAccountIds=["12345"]), "mlplatform:registries.repositories[3].pullAccountIds[0]", "12-digit"),
+    (lambda r: r.update(modelApproverRoleArns=["PlatformAdmins"]), "mlplatform:registries.modelApproverRoleArns[0]", "IAM role ARN"),
     (lambda r: r.pop("immutableTags"), "mlplatform:registries.immutableTags", "required"),
     (lambda r: r["modelPackageGroups"][0].update(team="marketing"), "mlplatform:registries.modelPackageGroups[0].team", "configured team"),
     (lambda r: r["modelPackageGroups"][0].update(name="Demand_Forecast"), "mlplatform:registries.modelPackageGroups[0].name", "model family"),

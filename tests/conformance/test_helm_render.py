@@ -29,10 +29,10 @@ CHECKOV_SKIPS: dict[str, tuple[str, tuple[str, ...]]] = {
                    "upstream.lock.json carries their digests, so a digest set through values could not be checked "
                    "offline (Karpenter's chart pins digests itself and passes)", ("*",)),
     "CKV_K8S_38": ("Service account tokens: the hub, user scheduler, Karpenter and the load balancer controller "
-                   "watch the API server with theirs; the JupyterHub proxy and the device plugin templates have "
-                   "no value to turn automounting off", ("*",)),
+                   "and the KubeRay, Kueue and Spark operators watch the API server with theirs; the JupyterHub proxy "
+                   "and the device plugin templates have no value to turn automounting off", ("*",)),
     "CKV2_K8S_6": ("NetworkPolicy per pod: no chart offers one for its controller pods (JupyterHub only for hub, "
-                   "proxy and user servers); a policy the platform declared itself would sit outside the release", ("*",)),
+                   "proxy and user servers; not the load balancer controller, Karpenter or the three operators); a policy the platform declared itself would sit outside the release", ("*",)),
     "CKV_K8S_35": ("Secrets as environment variables: the JupyterHub chart hands CONFIGPROXY_AUTH_TOKEN to the hub "
                    "and proxy containers from its own Secret through secretKeyRef, with no value to mount it instead",
                    ("jupyterhub/Deployment.*.hub", "jupyterhub/Deployment.*.proxy")),
@@ -42,8 +42,16 @@ CHECKOV_SKIPS: dict[str, tuple[str, tuple[str, ...]]] = {
                   ("nvidia-device-plugin/*",)),
     "CKV_K8S_23": ("Root containers: the device plugin writes its socket into the kubelet's root-owned "
                    "/var/lib/kubelet/device-plugins host folder", ("nvidia-device-plugin/*",)),
-    "CKV_K8S_40": ("High UID: the device plugin runs as root for the kubelet's device-plugin folder (CKV_K8S_23)",
-                   ("nvidia-device-plugin/*",)),
+    "CKV_K8S_40": ("High UID: the device plugin runs as root for the kubelet's device-plugin folder (CKV_K8S_23); the Spark "
+                   "operator's controller runs spark-submit, whose Hadoop login needs the passwd entry only the image's own "
+                   "UID 185 has (the root filesystem is read-only, so its entrypoint cannot add one for another UID)",
+                   ("nvidia-device-plugin/*", "spark-operator/Deployment.*.spark-operator-controller")),
+    "CKV2_K8S_5": ("Secrets: Kueue's internal certificate management keeps its webhook and visibility serving certificates in a "
+                   "Secret of its own namespace, which its manager reads and rewrites; the chart's only alternative is "
+                   "cert-manager, which the platform does not run", ("kueue/RoleBinding.kueue-system.kueue-manager-secrets-rolebinding",)),
+    "CKV_K8S_155": ("Webhook configurations: Kueue and the Spark operator's webhook generate their own serving certificates and "
+                    "write the CA bundle into their own webhook configurations (the charts' alternative is cert-manager)",
+                    ("kueue/ClusterRole.*.kueue-manager-role", "spark-operator/ClusterRole.*.spark-operator-webhook")),
     # The MPS control daemon only schedules onto nodes labelled nvidia.com/mps.capable=true, which only
     # MPS sharing sets up and the platform never does; its containers are privileged in the template itself.
     "CKV_K8S_16": ("Privileged: hard-coded on the MPS control daemon's containers", ("nvidia-device-plugin/*mps-control-daemon*",)),

@@ -103,10 +103,10 @@ def test_policy_violations_fail_the_plan(monkeypatch, capsys):
     import mlp.plan
     from mlp.cli import main
 
-    def one_violation(resource_type, props):
-        return [("cost-tags-on-aws-resources", "missing cost tag 'Team'")] if resource_type == "aws:ec2/vpc:Vpc" else []
+    def one_violation(resources):
+        return [(r.urn, "cost-tags-on-aws-resources", "missing cost tag 'Team'") for r in resources if r.type == "aws:ec2/vpc:Vpc"]
 
-    monkeypatch.setattr(mlp.plan, "violations", one_violation)
+    monkeypatch.setattr(mlp.plan, "check_plan", one_violation)
     assert main(["plan", "dev"]) == 1
     out = capsys.readouterr().out
     assert "VIOLATED policy pack (policy/): 1 violation(s)" in out

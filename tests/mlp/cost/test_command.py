@@ -77,3 +77,23 @@ def test_no_state_and_no_stack_is_bad_input():
     assert done.returncode == 2
     assert "either a state file" in done.stderr
 
+
+
+def test_a_misspelt_usage_entry_is_an_error_in_cost_and_diff(tmp_path, plan_of):
+    state = tmp_path / "dev.json"
+    state.write_text(json.dumps(plan_of("dev").document))
+    usage = tmp_path / "usage.yaml"
+    usage.write_text("version: 0.1\nresource_usage:\n  mlplatform-cluster-nodepools-pool-gpux:\n    monthly_node_hrs: 10\n")
+    for args in (("cost", str(state)), ("diff", str(state), str(state))):
+        done = run_mlp(*args, "--usage", str(usage))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1
+        assert "resource_usage.mlplatform-cluster-nodepools-pool-gpux" in done.stderr
+        assert "did you mean 'mlplatform-cluster-nodepools-pool-gpu'" in done.stderr
+
+
+def test_grouping_by_a_tag_no_resource_carries_is_an_error(tmp_path, plan_of):
+    state = tmp_path / "dev.json"
+    state.write_text(json.dumps(plan_of("dev").document))
+    done = run_mlp("cost", str(state), "--by", "Teem")
+    assert done.returncode == 2 and "'Teem'" in done.stderr and done.stderr.count("\n") == 1

@@ -15,7 +15,7 @@ def test_node_group_counts_desired_size_and_launch_template_disks():
     cost = cost_of(export(template, group), "system")
     node_month = usd("0.096") * 730 + 100 * usd("0.08")
     assert cost.monthly_cost == 3 * node_month
-    assert cost.baseline_cost == 2 * node_month
+    assert cost.floor_cost == 2 * node_month
     assert cost.ceiling_cost == 5 * node_month
 
 
@@ -32,13 +32,13 @@ def test_node_group_instance_type_from_its_launch_template_and_disk_defaults(tmp
     assert overridden.monthly_cost == 2 * (usd("1.006") * 730 + 20 * usd("0.10"))
 
 
-def test_karpenter_pool_baseline_expected_and_ceiling(tmp_path):
+def test_karpenter_pool_floor_expected_and_ceiling(tmp_path):
     document = export(node_class(), gpu_pool({"nvidia.com/gpu": "8", "cpu": "1000"}))
     cost = cost_of(document, "gpu-pool", {"resource_usage": {"gpu-pool": {"monthly_node_hrs": 100}}}, tmp_path)
     # Expected: the cheapest allowed type (g5.xlarge) on spot for 100 h, plus its disk for 100 h.
     expected = 100 * usd("1.006") * usd("0.35") + 100 * usd("0.08") * 100 / 730
     assert cost.monthly_cost == expected
-    assert cost.baseline_cost == 0  # GPU pools scale from zero
+    assert cost.floor_cost == 0  # GPU pools scale from zero
     # Ceiling: 8 GPUs fill 8 x g5.16xlarge (1 GPU, $4.096/h), the costliest way to reach the limit.
     assert cost.ceiling_cost == 8 * usd("4.096") * 730 + 8 * 100 * usd("0.08")
     assert any("8 x g5.16xlarge" in c.name for c in cost.components)

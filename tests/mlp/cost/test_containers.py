@@ -1,39 +1,86 @@
-"""EKS and Helm figures computed by hand from the catalogue: the control plane, JupyterHub."""
+"""The EKS control plane by the support calendar: $0.10 per cluster-hour in standard support,
+$0.60 in extended support (730 h: $73.00 and $438.00), and what EKS does at each end date."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import date
 
-from mlp.errors import UserError
 from tests.mlp.cost.documents import cost_of, export, priced, resource, usd
 
-
-def test_eks_cluster_is_73_dollars_a_month_in_us_east_1(tmp_path):
-    document = export(resource("aws:eks/cluster:Cluster", "cluster"))
-    assert cost_of(document, "cluster").monthly_cost == usd("73.00")  # 0.10 x 730
-    extended = cost_of(document, "cluster", {"resource_usage": {"cluster": {"extended_support": True}}}, tmp_path)
-    assert extended.monthly_cost == usd("438.00")  # 0.60 x 730
+STANDARD_MONTH = usd("73.00")  # 0.10 x 730
+EXTENDED_MONTH = usd("438.00")  # 0.60 x 730
 
 
-def test_jupyterhub_users_volumes_and_profile_hours(tmp_path):
-    release = resource("kubernetes:helm.sh/v3:Release", "hub", {"chart": "jupyterhub", "version": "4.0.0"})
-    other = resource("kubernetes:helm.sh/v3:Release", "karpenter", {"chart": "karpenter"})
-    usage = {"resource_type_default_usage": {"kubernetes:helm.sh/v3:Release": {
-        "notebook_users": 10, "storage_gb_per_user": 50,
-        "profile_hours": {"cpu": {"monthly_hrs": 100, "instance_type": "m5.xlarge"}}}}}
-    result = priced(export(release, other), usage, tmp_path)
-    assert [c.resource.name for c in result.costs] == ["hub"]
-    assert result.costs[0].monthly_cost == 10 * 50 * usd("0.08") + 100 * usd("0.192")
+def cluster(version: str | None = None, support_type: str | None = None) -> dict:
+    inputs = {"version": version} if version else {}
+    if support_type:
+        inputs["upgradePolicy"] = {"supportType": support_type}
+    return resource("aws:eks/cluster:Cluster", "cluster", inputs)
 
 
-def test_profile_hours_must_name_a_profile_of_the_release(tmp_path, capsys):
-    release = resource("kubernetes:helm.sh/v3:Release", "hub", {"chart": "jupyterhub", "values": {"singleuser": {"profileList": [
-        {"slug": "cpu-small", "display_name": "CPU"}, {"slug": "gpu-single", "display_name": "GPU"}]}}})
-    known = {"resource_usage": {"hub": {"profile_hours": {"gpu-single": {"monthly_hrs": 10, "instance_type": "g5.xlarge"}}}}}
-    assert priced(export(release), known, tmp_path).costs[0].monthly_cost == 10 * usd("1.006")
-    typo = {"resource_usage": {"hub": {"profile_hours": {"gpu": {"monthly_hrs": 10, "instance_type": "g5.xlarge"}}}}}
-    with pytest.raises(UserError) as raised:
-        priced(export(release), typo, tmp_path)
-    assert raised.value.key == "resource_usage.hub.profile_hours.gpu"
-    assert raised.value.message == "no JupyterHub profile 'gpu' in this release (profiles: cpu-small, gpu-single)"
+def month(version=None, support_type=None, on=date(2026, 11, 29), usage=None, tmp_path=None):
+    result = priced(export(cluster(version, support_type)), usage, tmp_path, on=on)
+    return result.costs[0]
 
+
+def test_a_cluster_without_a_version_is_in_standard_support():
+    cost = cost_of(export(cluster()), "cluster")
+    assert cost.monthly_cost == STANDARD_MONTH
+    assert cost.components[0].name == "EKS cluster"
+
+
+def test_prod_1_33_with_extended_support_costs_438_a_month_on_2026_11_29():
+    cost = month("1.33", "EXTENDED")
+    assert cost.monthly_cost == EXTENDED_MONTH
+    assert cost.components[0].name == "EKS cluster (extended support), Kubernetes 1.33"
+    assert cost.components[0].refs == ("eks.extendedSupportClusterHour",)
+    assert any("in extended support since 2026-07-29 (until 2027-07-29)" in note for note in cost.notes)
+
+
+def test_extended_billing_starts_on_the_end_of_standard_support_date():
+    assert month("1.33", "EXTENDED", on=date(2026, 7, 28)).monthly_cost == STANDARD_MONTH
+    assert month("1.33", "EXTENDED", on=date(2026, 7, 29)).monthly_cost == EXTENDED_MONTH
+
+
+def test_support_type_defaults_to_extended_as_eks_does():
+    assert month("1.33").monthly_cost == EXTENDED_MONTH
+
+
+def test_standard_support_type_means_eks_upgrades_instead_of_billing_extended_support():
+    cost = month("1.33", "STANDARD")
+    assert cost.monthly_cost == STANDARD_MONTH
+    assert any("EKS upgrades the control plane to the next version" in note for note in cost.notes)
+
+
+def test_past_extended_support_eks_upgrades_to_the_oldest_version_still_in_extended_support():
+    # 1.31's extended support ended 2026-11-26; on 2026-11-29, 1.32 (standard support ended
+    # 2026-03-23) is the oldest version in extended support: still $0.60 an hour.
+    cost = month("1.31", "EXTENDED")
+    assert cost.monthly_cost == EXTENDED_MONTH
+    assert any("upgrades the control plane to 1.32, the oldest version in extended support" in note for note in cost.notes)
+
+
+def test_versions_the_calendar_lacks():
+    newer = month("1.40", "EXTENDED")
+    assert newer.monthly_cost == STANDARD_MONTH and "newer than the support calendar" in newer.notes[0]
+    older = month("1.25", "EXTENDED")
+    assert older.monthly_cost == EXTENDED_MONTH and "not in the support calendar" in older.notes[0]
+
+
+def test_the_usage_key_only_decides_where_the_calendar_cannot(tmp_path):
+    ignored = month("1.33", "EXTENDED", usage={"resource_usage": {"cluster": {"extended_support": False}}}, tmp_path=tmp_path)
+    assert ignored.monthly_cost == EXTENDED_MONTH
+    assert ignored.notes[0] == ("usage extended_support: false ignored: Kubernetes 1.33 in extended support since 2026-07-29 (until 2027-07-29) "
+                                "on 2026-11-29")
+    decided = month("1.25", "EXTENDED", usage={"resource_usage": {"cluster": {"extended_support": False}}}, tmp_path=tmp_path)
+    assert decided.monthly_cost == STANDARD_MONTH
+
+
+def test_the_real_prod_stack_pays_extended_support(plan_of):
+    from mlp.cost import estimate
+
+    result = estimate(plan_of("prod").resources, on=date(2026, 11, 29))
+    control_plane = next(c for c in result.costs if c.resource.type == "aws:eks/cluster:Cluster")
+    assert control_plane.monthly_cost == EXTENDED_MONTH
+    staging = estimate(plan_of("staging").resources, on=date(2026, 11, 29))
+    assert next(c for c in staging.costs if c.resource.type == "aws:eks/cluster:Cluster").monthly_cost == STANDARD_MONTH

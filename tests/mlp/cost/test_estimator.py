@@ -95,3 +95,36 @@ def test_catalogue_region_is_the_documents(tmp_path):
     assert result.region == "us-west-2" and result.catalogue.region == "us-west-2"
     assert load_catalogue("us-west-2").price("eks", "clusterHour") == usd("0.10")
 
+
+
+def test_totals_split_into_fixed_and_usage_based_and_each_usage_line_names_its_key(tmp_path):
+    document = export(resource("aws:ec2/natGateway:NatGateway", "nat"), resource("aws:ecr/repository:Repository", "images"),
+                      resource("aws:kms/key:Key", "key"))
+    usage = {"resource_usage": {"nat": {"monthly_data_processed_gb": 100}, "images": {"storage_gb": 50}, "key": {"monthly_requests": 20_000}}}
+    result = priced(document, usage, tmp_path)
+    assert result.fixed_total == usd("32.85") + usd("1.00")  # NAT hours, the key's month
+    assert result.usage_total == usd("4.50") + usd("5.00") + usd("0.06")
+    assert result.total == result.fixed_total + result.usage_total
+    keys = {(c.resource.name, line.name): line.usage_key for c in result.costs for line in c.components}
+    assert keys == {("nat", "NAT gateway"): None, ("nat", "Data processed"): "monthly_data_processed_gb", ("images", "Storage"): "storage_gb",
+                    ("key", "Customer managed key"): None, ("key", "Requests"): "monthly_requests"}
+
+
+def test_not_priced_resources_are_counted_per_type_and_left_out_of_the_totals():
+    document = export(resource("aws:redshift/cluster:Cluster", "a"), resource("aws:redshift/cluster:Cluster", "b"),
+                      resource("aws:opensearch/domain:Domain", "search"), resource("aws:eks/cluster:Cluster", "eks"))
+    result = priced(document)
+    assert result.not_priced_by_type() == {"aws:redshift/cluster:Cluster": 2, "aws:opensearch/domain:Domain": 1}
+    assert result.total == usd("73.00")
+
+
+def test_floor_is_minimum_scale_not_fixed_cost(tmp_path):
+    from tests.mlp.cost.documents import gpu_pool, node_class
+
+    document = export(node_class(), gpu_pool({"nvidia.com/gpu": 1}), resource("aws:ecr/repository:Repository", "images"))
+    result = priced(document, {"resource_usage": {"gpu-pool": {"monthly_node_hrs": 10, "capacity_type": "on-demand"}, "images": {"storage_gb": 10}}}, tmp_path)
+    # The pool's node-hours are usage and scale to zero at the floor; the repository's storage is
+    # usage that stays at the floor (scale does not change it); nothing here is fixed.
+    assert result.fixed_total == 0
+    assert result.floor_total == usd("1.00")
+    assert result.usage_total == result.total == 10 * usd("1.006") + 100 * usd("0.08") * 10 / 730 + usd("1.00")

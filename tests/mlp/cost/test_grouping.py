@@ -55,8 +55,12 @@ def test_a_helm_release_belongs_to_the_team_its_chart_values_label_everything_wi
     assert group_value(costs["hub"].resource, "Component") == "notebooks"
     assert group_value(costs["mixed"].resource, "Team", {"Environment": "dev"}) == "(untagged)"
     assert group_value(costs["mixed"].resource, "Team", {"Team": "stack-wide"}) == "stack-wide"
-    hub_month = 10 * usd("0.08") + 10 * usd("0.096")
+    # Usage: one user's 10 GB and 10 notebook hours; fixed: what the chart's defaults create (the
+    # proxy's Classic load balancer and the hub's 1 GiB database volume).
+    usage_month = 10 * usd("0.08") + 10 * usd("0.096")
+    fixed_month = 730 * usd("0.025") + 1 * usd("0.08")
+    hub_month = usage_month + fixed_month
     assert costs["hub"].monthly_cost == hub_month
-    assert result.groups()["Team"] == {"ml-platform": {"monthly": 2 * hub_month, "baseline": 2 * hub_month, "ceiling": 2 * hub_month,
-                                                       "resources": 2, "priceNotFound": 0, "unbounded": False}}  # mixed: the export's default Team
+    assert result.groups()["Team"] == {"ml-platform": {"monthly": 2 * hub_month, "fixed": 2 * fixed_month, "usage": 2 * usage_month, "floor": 2 * hub_month,
+                                                       "ceiling": 2 * hub_month, "resources": 2, "priceNotFound": 0, "unbounded": False}}  # mixed: the export's default Team
 

@@ -64,3 +64,37 @@ def test_load_balancers_queues_repositories_alarms_and_secrets(tmp_path):
         "token": usd("0.40"),
     }
 
+
+
+def test_interface_endpoint_data_is_priced_in_volume_tiers_over_the_stacks_total(tmp_path):
+    endpoint = {"vpcEndpointType": "Interface", "subnetIds": ["a"]}
+    document = export(resource("aws:ec2/vpcEndpoint:VpcEndpoint", "ecr", endpoint), resource("aws:ec2/vpcEndpoint:VpcEndpoint", "logs", endpoint))
+    usage = {"resource_type_default_usage": {"aws:ec2/vpcEndpoint:VpcEndpoint": {"monthly_data_processed_gb": 600_000}}}
+    result = priced(document, usage, tmp_path)
+    # 1,200,000 GB in the stack: the first PB (1,048,576 GB) at $0.01, the rest at $0.006.
+    data = 1_048_576 * usd("0.01") + (1_200_000 - 1_048_576) * usd("0.006")
+    assert result.total == 2 * 730 * usd("0.01") + data
+    assert sum(c.components[1].monthly_cost for c in result.costs) == data
+    small = priced(document, {"resource_usage": {"ecr": {"monthly_data_processed_gb": 500}}}, tmp_path)
+    assert small.costs[0].components[1].monthly_cost == usd("5.00")
+
+
+def test_data_transfer_is_usage_on_the_vpc_internet_egress_in_tiers_and_cross_az_both_ways(tmp_path):
+    document = export(resource("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"}))
+    assert priced(document).costs == []  # no usage, no transfer: the VPC itself is free
+    usage = {"resource_usage": {"vpc": {"monthly_internet_egress_gb": 60_000, "monthly_cross_az_gb": 1_000}}}
+    egress, cross_az = cost_of(document, "vpc", usage, tmp_path).components
+    # 10 TB (10,240 GB) at $0.09, the next 40 TB at $0.085, the rest (8,800 GB) at $0.07.
+    assert egress.monthly_cost == 10_240 * usd("0.09") + 40_960 * usd("0.085") + 8_800 * usd("0.07")
+    assert egress.usage_key == "monthly_internet_egress_gb"
+    assert cross_az.monthly_cost == 2 * 1_000 * usd("0.01")  # billed out of one zone and into the other
+
+
+def test_a_load_balancer_service_gets_an_nlb_when_the_load_balancer_controller_mutates_services():
+    service = resource("kubernetes:core/v1:Service", "svc", {"spec": {"type": "LoadBalancer"}})
+    classic = cost_of(export(service), "svc")
+    assert classic.components[0].name == "Classic load balancer (from this service)" and classic.monthly_cost == 730 * usd("0.025")
+    controller = resource("kubernetes:helm.sh/v3:Release", "lbc", {"chart": "aws-load-balancer-controller", "values": {}})
+    assert cost_of(export(controller, service), "svc").components[0].name == "Network load balancer (from this service)"
+    switched_off = resource("kubernetes:helm.sh/v3:Release", "lbc", {"chart": "aws-load-balancer-controller", "values": {"enableServiceMutatorWebhook": False}})
+    assert cost_of(export(switched_off, service), "svc").components[0].name.startswith("Classic")

@@ -35,3 +35,31 @@ def test_persistent_volume_claims_use_their_storage_class():
     claim = resource("kubernetes:core/v1:PersistentVolumeClaim", "data", {"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "200Gi"}}}})
     assert cost_of(export(storage_class, claim), "data").monthly_cost == usd("20.00")
 
+
+
+def test_an_ebs_volume_without_a_type_is_gp2_as_create_volume_makes_it():
+    volume = cost_of(export(resource("aws:ebs/volume:Volume", "data", {"size": 100})), "data")
+    assert volume.monthly_cost == 100 * usd("0.10")
+    assert volume.components[0].name == "Volume: storage (gp2)"
+
+
+def test_a_claim_without_a_class_takes_the_default_class_else_the_csi_drivers_gp3():
+    default = resource("kubernetes:storage.k8s.io/v1:StorageClass", "slow", {"metadata": {"name": "slow", "annotations": {
+        "storageclass.kubernetes.io/is-default-class": "true"}}, "parameters": {"type": "sc1"}})
+    claim = resource("kubernetes:core/v1:PersistentVolumeClaim", "data", {"spec": {"resources": {"requests": {"storage": "1000Gi"}}}})
+    assert cost_of(export(default, claim), "data").monthly_cost == 1000 * usd("0.015")
+    alone = cost_of(export(claim), "data")
+    assert alone.monthly_cost == 1000 * usd("0.08")
+    assert alone.notes == ["Volume: StorageClass (cluster default) is not in the document: the EBS CSI driver's default gp3 assumed"]
+
+
+def test_s3_standard_storage_tiers_count_every_bucket_of_the_stack(tmp_path):
+    document = export(resource("aws:s3/bucket:Bucket", "raw"), resource("aws:s3/bucket:Bucket", "curated"))
+    usage = {"resource_type_default_usage": {"aws:s3/bucket:Bucket": {"standard": {"storage_gb": 40_000}}}}
+    result = priced(document, usage, tmp_path)
+    # 80,000 GB together: 51,200 GB (50 TB) at $0.023, 28,800 GB at $0.022; each bucket pays half.
+    assert result.total == 51_200 * usd("0.023") + 28_800 * usd("0.022")
+    assert [c.monthly_cost for c in result.costs] == [usd("905.60"), usd("905.60")]
+    assert "volume tiers over the stack's 80000 GB-months" in result.costs[0].components[0].name
+    alone = priced(export(resource("aws:s3/bucket:Bucket", "raw")), usage, tmp_path)
+    assert alone.total == 40_000 * usd("0.023")  # below the first tier's end
