@@ -15,7 +15,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import jsonschema
 
@@ -133,12 +133,14 @@ class UsageFile:
     def unused_entries(self) -> list[str]:
         return sorted(set(self.resources) - self.used)
 
-    def check_every_entry_matched(self) -> None:
+    def check_every_entry_matched(self, also_seen: Iterable[str] = ()) -> None:
         """A `resource_usage` entry that matched no priced resource is a misspelt name or URN
         (the README: typos are errors). Call it once every document the file prices has been
         estimated: `mlp diff` prices base and head with one file, and an entry may match
-        only the head."""
-        unused = self.unused_entries()
+        only the head. `also_seen`: names and URNs of resources another file priced (a base
+        file's entry for a resource only the head has is not a typo)."""
+        elsewhere = set(also_seen)
+        unused = [entry for entry in self.unused_entries() if entry not in elsewhere]
         if unused:
             close = difflib.get_close_matches(unused[0], sorted(n for n in self.seen if n not in self.resources), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -92,8 +92,7 @@ def _check_usage_entries(*usages: UsageFile | None) -> None:
     files = [u for u in {id(u): u for u in usages if u is not None}.values()]
     seen = set().union(*(u.seen for u in files)) if files else set()
     for usage in files:
-        usage.used.update(set(usage.resources) & seen)
-        usage.check_every_entry_matched()
+        usage.check_every_entry_matched(also_seen=seen)
 
 
 def guardrail_trips(stacks: list[StackDiff], fail_on_budget: str | None, above_usd: Decimal | None, above_percent: Decimal | None) -> list[str]:

@@ -102,6 +102,11 @@ def releases(stack: str) -> tuple[HelmRelease, ...]:
     return tuple(found)
 
 
+def chart_versions(stack: str) -> dict[str, str]:
+    """Chart name -> version of every release the stack's plan installs."""
+    return {release.chart_name: release.version for release in releases(stack)}
+
+
 def release(stack: str, name: str) -> HelmRelease:
     (found,) = [r for r in releases(stack) if r.name == name]
     return found
@@ -275,12 +280,8 @@ def schema_problems(obj: dict, version: str, crds: dict[tuple[str, str], crd.Crd
         definition = crds.get((group, obj.get("kind")))
         if definition is None:
             return None
-        # The rule evaluator with the hand-written checks the custom resource tests keep (imported here:
-        # that module imports this one).
-        from tests.conformance.test_custom_resources import RULES
-
         try:
-            return [str(error) for error in crd.validate(obj, definition, RULES)]
+            return [str(error) for error in crd.validate(obj, definition, crd.RULES)]
         except crd.CrdNotFound as error:
             return [str(error)]
 

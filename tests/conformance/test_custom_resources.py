@@ -15,20 +15,13 @@ import pytest
 
 from mlp import upstream
 from tests.conformance import crd
-from tests.conformance.render import releases
+from tests.conformance.crd import HAND_WRITTEN_CHECKS, RULES
+from tests.conformance.render import chart_versions
 from tests.conftest import STACKS, planned
 # The object as the Kubernetes provider sends it: mocks record every number as a float (an
 # integer field such as `weight` arrives as 8.0), the provider sends JSON numbers (8).
 from tests.test_kubernetes_schema import _manifest
 
-# Rule text -> a Python check of `self` with the same meaning, for each rule celpy cannot
-# evaluate. Today celpy, with the Kubernetes functions of crd.KUBERNETES_FUNCTIONS (find, split),
-# evaluates every rule of the CRDs the lock pins, so there is none; a new rule it cannot evaluate
-# fails test_every_rule_of_the_pinned_crds_is_evaluated until it gets an entry here.
-HAND_WRITTEN_CHECKS: dict[str, Callable[[Any], bool]] = {}
-
-# One instance for the session: each rule is compiled once.
-RULES = crd.CelRules(HAND_WRITTEN_CHECKS)
 AUTONAME_SUFFIX = "-0a1b2c3d"  # Pulumi names an unnamed object `<resource name>-<8 random characters>`
 
 
@@ -43,10 +36,6 @@ def custom_resources(stack: str) -> list[tuple[str, dict]]:
                 metadata["name"] = resource.name + AUTONAME_SUFFIX
             found.append((resource.name, obj))
     return found
-
-
-def chart_versions(stack: str) -> dict[str, str]:
-    return {release.chart_name: release.version for release in releases(stack)}
 
 
 def problems_of(stack: str) -> list[str]:

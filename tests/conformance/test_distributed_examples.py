@@ -12,7 +12,8 @@ import yaml
 
 from components.tagging import CostTagging
 from tests.conformance import crd
-from tests.conformance.test_custom_resources import RULES, chart_versions
+from tests.conformance.crd import RULES
+from tests.conformance.render import chart_versions
 from tests.conformance.test_distributed_guardrails import EXAMPLES, declared, notebook_user, refusals
 from tests.conftest import planned
 from tests.test_kubernetes_schema import _manifest

@@ -14,7 +14,7 @@ import yaml
 
 from mlp import PROJECT_ROOT
 from tests.conformance import admission, crd, render
-from tests.conformance.test_custom_resources import chart_versions
+from tests.conformance.render import chart_versions
 from tests.conftest import STACKS, planned
 from tests.test_kubernetes_schema import _manifest
 
