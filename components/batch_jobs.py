@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import BatchJobConfig
+from components.distributed.queues import QUEUE_LABEL
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
 from components.facts import StackFacts
 from components.iam import policy_document
@@ -101,7 +102,8 @@ class BatchScoringJob(pulumi.ComponentResource):
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
-                    "metadata": {"labels": labels},
+                    # Kueue admits each run within the team's quota (it suspends Jobs that name a queue).
+                    "metadata": {"labels": {**labels, QUEUE_LABEL: placement.local_queue} if placement.local_queue else labels},
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": job.active_deadline_seconds,

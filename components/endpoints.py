@@ -16,6 +16,7 @@ owning team (and the platform's administrators) can read them.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import pulumi
@@ -41,8 +42,11 @@ class Endpoints(pulumi.ComponentResource):
         lake: LakeAccess,
         images: ImageSource,
         cluster: ClusterAccess,
+        local_queue: Optional[str] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
+        """`local_queue`: the LocalQueue of every team namespace, where the stack runs Kueue; scheduled
+        batch jobs are then queued within their team's quota like any other team work."""
         super().__init__("mlplatform:endpoints:Endpoints", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         models_bucket_arn = lake.bucket_arns["models"]
@@ -89,7 +93,7 @@ class Endpoints(pulumi.ComponentResource):
                 job,
                 facts,
                 tagging,
-                self._placement(cluster, job.team, lake),
+                dataclasses.replace(self._placement(cluster, job.team, lake), local_queue=local_queue),
                 models_bucket_arn=models_bucket_arn,
                 curated_bucket_name=lake.configured_bucket_names[SCORING_ZONE],
                 curated_bucket_arn=lake.bucket_arns[SCORING_ZONE],

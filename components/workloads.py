@@ -47,6 +47,8 @@ class ClusterPlacement:
     system_node_selector: dict
     # Where load balancers write their access logs.
     access_log_bucket: str = ""
+    # The team's Kueue LocalQueue, where the stack has queues: batch work is then queued by it.
+    local_queue: Optional[str] = None
 
 
 def image_pin_annotations(*images: ImageRef) -> dict[str, str]:

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from components.config import PlatformConfig
-from components.distributed_budget import money, team_ceilings
 from mlp.cost.eks_calendar import print_warnings as print_eks_support_warnings
 from mlp.files import write_atomic
 from mlp.offline import OfflineRun, export_document, run_program
+from mlp.queues import queue_ceilings, queues_table
 from mlp.stackfile import as_pulumi_config, display_path, load_stack, stack_file_path
 from mlp.state import StateResource, load_document, resources_from_document
 from mlp.tagcheck import (
@@ -166,29 +166,6 @@ def _compute_table(plan: Plan) -> Table:
     return table
 
 
-def _queue_quota(config: PlatformConfig, team: str) -> str:
-    queue = config.distributed.team_queue(team)
-    pools = [f"{pool}: {q.cpu} vCPU, {q.memory_gi} GiB" + (f", {q.gpus} GPU" if q.gpus else "") for pool, q in queue.quotas]
-    return "; ".join(pools) + f" (borrow up to {queue.borrowing_limit_percent}%)"
-
-
-def _queues_table(plan: Plan) -> tuple[Table, list[str]]:
-    """Each team's Kueue queue: its nominal quota, its monthly ceiling and its budget; and the
-    warnings of the queues above budget (with enforceBudgets, config refused them already)."""
-    config = plan.config
-    table = Table(title=f"Team queues of stack {plan.stack} (Kueue; ceiling: quota plus borrowing at the pool's priciest instance, 730 h)",
-                  title_justify="left")
-    for column in ("team", "nominal quota", "monthly ceiling", "budget", "ceiling from"):
-        table.add_column(column, overflow="fold")
-    ceilings = team_ceilings(config.distributed, config.cluster.node_pools, config.team_names, dict(config.budgets.team_monthly_limits), config.region)
-    for ceiling in ceilings:
-        monthly = "not priced" if ceiling.monthly is None else money(ceiling.monthly)
-        style = "yellow" if ceiling.over_budget else None
-        table.add_row(ceiling.team, _queue_quota(config, ceiling.team), monthly, "none" if ceiling.budget is None else money(ceiling.budget),
-                      ceiling.breakdown(), style=style)
-    return table, [problem for ceiling in ceilings if (problem := ceiling.problem())]
-
-
 def _coverage_line(what: str, keys: str, coverage: Coverage) -> str:
     mark = "[green]ok[/green]" if not coverage.missing else "[red]MISSING[/red]"
     return f"{mark} {what}: {coverage.covered}/{coverage.checked} carry all {keys} ({coverage.percent:.1f}%)"
@@ -201,9 +178,9 @@ def render(plan: Plan, console: Console) -> None:
     console.print(_component_table(plan))
     console.print(_compute_table(plan))
     if config.distributed is not None:
-        queues, over_budget = _queues_table(plan)
-        console.print(queues)
-        for problem in over_budget:
+        ceilings = queue_ceilings(config)
+        console.print(queues_table(plan.stack, config, ceilings))
+        for problem in (problem for ceiling in ceilings if (problem := ceiling.problem())):
             console.print(f"[yellow]warning[/yellow] {problem} (set distributed.enforceBudgets: true to refuse it)")
     console.print(_coverage_line("cost tags", "6 cost tags", plan.tag_coverage))
     console.print(_coverage_line("Kubernetes labels", "cost labels", plan.label_coverage))

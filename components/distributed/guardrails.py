@@ -38,7 +38,6 @@ TEAM_LABEL = LABEL_FOR_TAG["Team"]
 # Labels a team's pods take from their namespace, which carries the team's cost facts.
 NAMESPACE_COST_LABELS = (LABEL_FOR_TAG["Team"], LABEL_FOR_TAG["CostCenter"], LABEL_FOR_TAG["Environment"])
 COMPONENT_LABEL = LABEL_FOR_TAG["Component"]
-CRONJOB_CONTROLLER = "system:serviceaccount:kube-system:cronjob-controller"
 
 
 def _is(kind: str, condition: str) -> str:
@@ -113,7 +112,7 @@ def resource_rules(spark: bool) -> list[dict[str, Any]]:
 
 
 def admission_policy_spec(guardrails: GuardrailsConfig, spark: bool, operator_users: Sequence[str]) -> dict[str, Any]:
-    exempt = ", ".join(f"'{user}'" for user in sorted({*operator_users, CRONJOB_CONTROLLER}))
+    exempt = ", ".join(f"'{user}'" for user in sorted(set(operator_users)))
     return {
         "failurePolicy": "Fail",
         "matchConstraints": {"matchPolicy": "Equivalent", "resourceRules": resource_rules(spark)},

@@ -44,19 +44,29 @@ def run(args: argparse.Namespace) -> int:
     usage = load_usage(args.usage, usage_schemas())
     # Imported when run: planning needs Pulumi, and the rest of the package (which `mlp diff`
     # and `mlp report` import) does not.
-    from mlp.plan import planned_or_loaded
+    from mlp.plan import load_document, plan_stack
+    from mlp.queues import queue_ceilings, queues_json, queues_table
 
     with gc_paused():
-        resources = planned_or_loaded(args.state, args.stack, args.config_file)
+        # Team queues need the stack's config (budgets are not in a document), so only a planned stack shows them.
+        plan = plan_stack(args.stack, args.config_file) if args.stack else None
+        resources = plan.resources if plan else load_document(args.state)
+        ceilings = queue_ceilings(plan.config) if plan else []
         check_group_keys(group_keys, resources)
         result = estimate(resources, usage, args.region, group_keys, on=on)
         usage.check_every_entry_matched()
         if args.format == "json":
-            sys.stdout.write(json.dumps(as_json(result), indent=2) + "\n")
+            document = as_json(result)
+            if plan:
+                document["teamQueues"] = queues_json(ceilings)
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
         elif args.format == "csv":
             sys.stdout.write(render_csv(result))
         else:
-            render_table(result, output_console())
+            console = output_console()
+            render_table(result, console)
+            if ceilings:
+                console.print(queues_table(plan.stack, plan.config, ceilings))
     return 0
 
 

@@ -358,3 +358,11 @@ def test_services_and_ingresses_wait_for_the_load_balancer_controller(stack):
     assert mine
     for resource in mine:
         assert controller.urn in resource.dependencies, resource.urn
+
+
+def test_scheduled_runs_are_queued_by_kueue_only_where_the_stack_has_queues(plan_edited):
+    queued = _objects("dev", "CronJob")
+    assert queued and all(c["spec"]["jobTemplate"]["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-queue" for c in queued.values())
+    without_queues = plan_edited("dev", lambda config: config.pop("mlplatform:distributed"))
+    cron_jobs = [_integral(r.inputs) for r in without_queues.resources if r.type == "kubernetes:batch/v1:CronJob"]
+    assert cron_jobs and all("kueue.x-k8s.io/queue-name" not in c["spec"]["jobTemplate"]["metadata"]["labels"] for c in cron_jobs)

@@ -165,10 +165,31 @@ def test_bounds_come_from_each_stacks_config():
 @pytest.mark.parametrize("obj, username", [
     (changed(RAY_CLUSTER, lambda o: (o["metadata"].clear(), o["metadata"].update(name="tune-raycluster-x", namespace="forecasting"))), KUBERAY),
     (changed(JOB, lambda o: o["metadata"]["labels"].clear()), KUBERAY),
-    (changed(JOB, lambda o: o["metadata"]["labels"].clear()), CRONJOB_CONTROLLER),
-], ids=["rayjob-cluster-by-kuberay", "submitter-job-by-kuberay", "scheduled-job-by-cronjob-controller"])
+], ids=["rayjob-cluster-by-kuberay", "submitter-job-by-kuberay"])
 def test_what_the_operators_create_for_checked_parents_is_left_alone(obj, username):
     assert refusals("dev", obj, username) is None
+
+
+def test_a_scheduled_job_that_skips_the_queue_is_refused():
+    """The CronJob controller is not exempt: a CronJob in a team namespace must queue its runs."""
+    assert any("queued by Kueue" in message for message in refusals("dev", changed(JOB, lambda o: o["metadata"]["labels"].pop(
+        "kueue.x-k8s.io/queue-name")), CRONJOB_CONTROLLER))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_declared_cronjob_in_a_team_namespace_creates_jobs_the_policy_admits(stack):
+    (binding,) = declared(stack, BINDING_TYPE)
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]
+    team_namespaces = {obj["metadata"]["name"] for obj in declared(stack, NAMESPACE_TYPE)
+                       if not render.selector_mismatches(selector, obj["metadata"].get("labels") or {})}
+    cron_jobs = [c for c in declared(stack, "kubernetes:batch/v1:CronJob") if c["metadata"]["namespace"] in team_namespaces]
+    assert cron_jobs, "the stacks schedule batch scoring in team namespaces"
+    for cron_job in cron_jobs:
+        template = cron_job["spec"]["jobTemplate"]
+        # What the CronJob controller creates: the template's metadata and spec, in the CronJob's namespace.
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {**template["metadata"], "name": f"{cron_job['metadata']['name']}-29000000",
+                                                                     "namespace": cron_job["metadata"]["namespace"]}, "spec": template["spec"]}
+        assert refusals(stack, job, CRONJOB_CONTROLLER) == [], cron_job["metadata"]["name"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -230,5 +251,5 @@ def test_the_operators_left_alone_are_the_service_accounts_their_charts_render(s
     rendered = {f"system:serviceaccount:{obj['metadata']['namespace']}:{obj['metadata']['name']}"
                 for release in render.releases(stack) if release.chart_name in ("kuberay-operator", "kueue", "spark-operator")
                 for obj in render.objects(stack, release.name) if obj["kind"] == "ServiceAccount"}
-    assert exempt - {CRONJOB_CONTROLLER} <= rendered, exempt - rendered
+    assert exempt <= rendered, exempt - rendered
     assert {KUBERAY, "system:serviceaccount:kueue-system:kueue-controller-manager"} <= exempt

@@ -10,6 +10,7 @@ import pytest
 
 from mlp.cli import main
 from mlp.cost import estimate, usage_schemas
+from mlp.queues import queue_ceilings
 from mlp.usage import load_usage
 from tests.conftest import run_mlp
 from tests.mlp.cost.documents import export, resource
@@ -45,6 +46,30 @@ def test_cost_of_a_stack_plans_it_first(plan_of):
     expected = estimate(plan_of("dev").resources, load_usage(STACKS_DIR / "usage.dev.yaml", usage_schemas()))
     assert report["totalMonthlyCost"] == str(expected.total.quantize(Decimal("0.01")))
     assert report["summary"]["priceNotFoundResources"] == 0 and report["usageFile"] == "stacks/usage.dev.yaml"
+    # Each team's queue at its ceiling, the figures config validation holds prod to.
+    ceilings = {c.team: c for c in queue_ceilings(plan_of("dev").config)}
+    queues = {q["team"]: q for q in report["teamQueues"]}
+    assert set(queues) == set(ceilings) == {"forecasting", "vision"}
+    for team, queue in queues.items():
+        assert queue["monthlyCeiling"] == f"{ceilings[team].monthly:.2f}"
+        assert Decimal(queue["monthlyCeiling"]) == sum(Decimal(p["monthlyCeiling"]) for p in queue["pools"])
+        assert queue["overBudget"] is (Decimal(queue["monthlyCeiling"]) > Decimal(queue["monthlyBudget"]))
+    gpu = next(p for p in queues["vision"]["pools"] if p["unit"] == "GPU")
+    assert Decimal(gpu["monthlyCeiling"]) == gpu["ceiling"] * Decimal(gpu["hourlyPerUnit"]) * 730
+
+
+def test_cost_of_a_stack_shows_each_team_queue_and_a_document_cannot(tmp_path, plan_of):
+    table = run_mlp("cost", "--stack", "staging")
+    assert table.returncode == 0, table.stderr
+    assert "Team queues of stack staging" in table.stdout
+    for ceiling in queue_ceilings(plan_of("staging").config):
+        assert f"${ceiling.monthly:,.2f}" in table.stdout
+    # A document carries no budgets, so the queues are not guessed from a stack file.
+    document = tmp_path / "staging.json"
+    assert run_mlp("plan", "staging", "--out", str(document)).returncode == 0
+    done = run_mlp("cost", str(document), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert "teamQueues" not in json.loads(done.stdout)
 
 
 @pytest.mark.parametrize("content,args,expected", [
