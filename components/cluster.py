@@ -48,6 +48,8 @@ from components.tagging import CostTagging
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+# The EKS-optimized AL2023 AMI of the system node group, by its instances' architecture (EKS AMITypes).
+SYSTEM_AMI_TYPES = {"amd64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 EBS_CSI_CONTROLLER_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 # The VPC CNI's node agent runs as this service account; it alone manages network interfaces.
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
@@ -307,8 +309,8 @@ class Cluster(pulumi.ComponentResource):
             node_group_name=f"{prefix}-system",
             node_role_arn=self.system_node_role.arn,
             subnet_ids=network.private_subnet_ids,
-            ami_type="AL2023_x86_64_STANDARD",
-            capacity_type="ON_DEMAND",
+            ami_type=SYSTEM_AMI_TYPES[group.architecture],
+            capacity_type=group.capacity_type,
             instance_types=list(group.instance_types),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=group.min_size,
@@ -397,6 +399,7 @@ class Cluster(pulumi.ComponentResource):
             team_namespaces=self.team_namespaces,
             namespace_resources=self.namespace_resources,
             vpc_cidr=network.vpc_cidr,
+            ingress_group=facts.name_prefix if settings.shared_load_balancer else None,
         )
         self.register_outputs({
             "clusterName": self.cluster_name,

@@ -21,7 +21,7 @@ from typing import Optional
 
 import pulumi
 
-from components.config import CAPTURE_ZONE, SCORING_ZONE, BatchJobConfig, EndpointConfig
+from components.config import CAPTURE_ZONE, SCORING_ZONE, BatchJobConfig, EndpointConfig, ImageRef
 from components.batch_jobs import BatchScoringJob
 from components.endpoints_kubernetes import KubernetesEndpoint
 from components.endpoints_sagemaker import SageMakerEndpoint
@@ -43,6 +43,7 @@ class Endpoints(pulumi.ComponentResource):
         images: ImageSource,
         cluster: ClusterAccess,
         local_queue: Optional[str] = None,
+        capture_shipper_image: Optional[ImageRef] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         """`local_queue`: the LocalQueue of every team namespace, where the stack runs Kueue; scheduled
@@ -84,6 +85,10 @@ class Endpoints(pulumi.ComponentResource):
                     kms_key_arn=kms_key_arn,
                     image_uri=images.image_uri(endpoint.image),
                     canary_image_uri=images.image_uri(canary.image) if canary else None,
+                    # Model servers that capture write into the same layout; the shipper uploads it.
+                    capture_bucket_name=lake.configured_bucket_names.get(CAPTURE_ZONE, ""),
+                    capture_bucket_arn=lake.bucket_arns.get(CAPTURE_ZONE, ""),
+                    capture_shipper_image=images.image_uri(capture_shipper_image) if capture_shipper_image else None,
                     opts=child,
                 )
 
@@ -127,4 +132,5 @@ class Endpoints(pulumi.ComponentResource):
             vpc_cidr=cluster.vpc_cidr,
             system_node_selector=dict(cluster.system_node_selector),
             access_log_bucket=lake.access_log_bucket_name,
+            ingress_group=cluster.ingress_group,
         )

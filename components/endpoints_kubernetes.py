@@ -18,10 +18,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import EndpointConfig, ImageRef, S3Location
+from components.endpoint_capture import (
+    HEALTH_PORT as SHIPPER_HEALTH_PORT,
+    capture_environment,
+    capture_volumes,
+    capture_write_statement,
+    server_capture_mount,
+    shipper_config,
+    shipper_container,
+)
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
 from components.facts import StackFacts
 from components.iam import policy_document
-from components.load_balancers import alb_annotations, oidc_annotations, oidc_client_secret
+from components.lineage import lineage_annotations
+from components.load_balancers import SHARED_ALB_COMPONENT, alb_annotations, oidc_annotations, oidc_client_secret
 from components.tagging import CostTagging
 from components.workloads import (
     COMPONENT,
@@ -39,12 +49,17 @@ from components.workloads import (
 )
 
 
-def endpoint_role_policy(model_locations: list[S3Location], models_bucket_arn: str, key_arn: str, region: str) -> str:
+def endpoint_role_policy(model_locations: list[S3Location], models_bucket_arn: str, key_arn: str, region: str,
+                         capture: Optional[dict] = None) -> str:
+    """Read its models; with capture, also put objects under its capture prefix (encrypting them)."""
     statements: list[dict] = []
     for i, location in enumerate(model_locations):
         for statement in model_read_statements(models_bucket_arn, location):
             statements.append({**statement, "Sid": f"{statement['Sid']}{i}"})
-    statements.append(lake_key_statement(key_arn, ["kms:Decrypt", "kms:DescribeKey"], region))
+    key_actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:GenerateDataKey"] if capture else [])
+    statements.append(lake_key_statement(key_arn, key_actions, region))
+    if capture:
+        statements.append(capture)
     return policy_document(statements)
 
 
@@ -63,9 +78,14 @@ class KubernetesEndpoint(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         image_uri: pulumi.Input[str],
         canary_image_uri: Optional[pulumi.Input[str]] = None,
+        capture_bucket_name: str = "",
+        capture_bucket_arn: pulumi.Input[str] = "",
+        capture_shipper_image: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("mlplatform:endpoints:KubernetesEndpoint", name, None, opts)
+        # Captures go where SageMaker's do (components/endpoint_capture.py); config requires the shipper.
+        captures = endpoint.capture is not None and capture_shipper_image is not None
         serving = endpoint.kubernetes
         canary = serving.canary
         app = endpoint.name
@@ -80,7 +100,8 @@ class KubernetesEndpoint(pulumi.ComponentResource):
             role_name=f"{facts.name_prefix}-ep-{endpoint.name}",
             description=f"Pods of endpoint {endpoint.name}: read its model from the models zone",
             service_account=service_account, team=endpoint.team, facts=facts, tagging=tagging, placement=placement, app=app,
-            policy=pulumi.Output.all(models_bucket_arn, kms_key_arn).apply(lambda args: endpoint_role_policy(models, args[0], args[1], facts.region)),
+            policy=pulumi.Output.all(models_bucket_arn, kms_key_arn, capture_bucket_arn).apply(lambda args: endpoint_role_policy(
+                models, args[0], args[1], facts.region, capture_write_statement(args[2], endpoint) if captures else None)),
         )
         self.role = identity.role
 
@@ -89,6 +110,21 @@ class KubernetesEndpoint(pulumi.ComponentResource):
             selector = {"app.kubernetes.io/name": app, TRACK_LABEL: track}
             volume, mount = scratch_volume()
             port = serving.port
+            server_env = {**dict(endpoint.environment), "MODEL_URI": model.uri, "AWS_REGION": facts.region, "PORT": str(port)}
+            volumes, server_mounts, sidecars = [volume], [mount], []
+            if captures:
+                config_map_name = f"{app}-{track}-capture-shipper"
+                k8s.core.v1.ConfigMap(
+                    f"{resource_name}-capture-shipper",
+                    metadata={"name": config_map_name, "namespace": namespace, "labels": {**labels, TRACK_LABEL: track}},
+                    data=shipper_config(endpoint=endpoint, endpoint_name=f"{facts.name_prefix}-{endpoint.name}", track=track,
+                                        bucket=capture_bucket_name, region=facts.region),
+                    opts=after_namespace,
+                )
+                server_env.update(capture_environment(endpoint, f"{facts.name_prefix}-{endpoint.name}"))
+                volumes += capture_volumes(config_map_name)
+                server_mounts.append(server_capture_mount())
+                sidecars.append(shipper_container(capture_shipper_image, container_security_context(), facts.region))
             probe = {"httpGet": {"path": serving.health_path, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
             pod_spec = {
                 "serviceAccountName": service_account,
@@ -107,16 +143,16 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                     "image": image,
                     "imagePullPolicy": "Always",
                     "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                    "env": env_list({**dict(endpoint.environment), "MODEL_URI": model.uri, "AWS_REGION": facts.region, "PORT": str(port)}),
+                    "env": env_list(server_env),
                     "resources": container_resources(serving.cpu, serving.memory, serving.gpus),
                     # Loading a model can take minutes; the startup probe holds the others off until then.
                     "startupProbe": {**probe, "failureThreshold": 30},
                     "livenessProbe": {**probe, "failureThreshold": 3},
                     "readinessProbe": {**probe, "failureThreshold": 2},
                     "securityContext": container_security_context(),
-                    "volumeMounts": [mount],
-                }],
-                "volumes": [volume],
+                    "volumeMounts": server_mounts,
+                }, *sidecars],
+                "volumes": volumes,
                 **pod_scheduling(serving.gpus, placement),
             }
             spec: dict[str, Any] = {
@@ -135,7 +171,7 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                     "name": app if track == "stable" else f"{app}-{track}",
                     "namespace": namespace,
                     "labels": {**labels, TRACK_LABEL: track},
-                    "annotations": image_pin_annotations(image_ref),
+                    "annotations": {**image_pin_annotations(image_ref), **lineage_annotations(model, facts.name_prefix)},
                 },
                 spec=spec,
                 # Pods started before the association exists would run without credentials.
@@ -197,7 +233,8 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
                 "policyTypes": ["Ingress", "Egress"],
                 # The ALB sends from its interfaces inside the VPC (target type ip).
-                "ingress": [{"from": [{"ipBlock": {"cidr": placement.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": serving.port}]}],
+                "ingress": [{"from": [{"ipBlock": {"cidr": placement.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": serving.port}]
+                             + ([{"protocol": "TCP", "port": SHIPPER_HEALTH_PORT}] if captures else [])}],
                 "egress": egress_rules(),
             },
             opts=after_namespace,
@@ -209,7 +246,7 @@ class KubernetesEndpoint(pulumi.ComponentResource):
                 name=f"endpoints/{endpoint.name}", scheme=public.scheme, certificate_arn=public.certificate_arn,
                 allowed_cidrs=public.allowed_cidrs, log_bucket=placement.access_log_bucket,
                 deletion_protection=public.deletion_protection, waf_acl_arn=public.waf_acl_arn,
-                tags=tagging.all_tags(COMPONENT, endpoint.team),
+                tags=tagging.all_tags(COMPONENT, endpoint.team), group=placement.ingress_group, shared_tags=tagging.all_tags(SHARED_ALB_COMPONENT),
             ),
             "alb.ingress.kubernetes.io/healthcheck-path": serving.health_path,
         }
@@ -239,7 +276,8 @@ class KubernetesEndpoint(pulumi.ComponentResource):
             metadata={"name": app, "namespace": namespace, "labels": labels, "annotations": annotations},
             spec={
                 "ingressClassName": placement.ingress_class_name,
-                "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": backend_service}}]}}],
+                "rules": [{**({"host": public.hostname} if public.hostname else {}),
+                           "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": backend_service}}]}}],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=ingress_needs + ([self.canary_service] if self.canary_service else [])),
         )

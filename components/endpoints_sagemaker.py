@@ -22,6 +22,7 @@ from components.config import (
 )
 from components.facts import StackFacts
 from components.iam import policy_document, source_condition, service_trust_statement, via_services
+from components.lineage import model_lineage
 from components.registries import MODEL_ARTIFACT_PREFIX
 from components.tagging import CostTagging
 
@@ -144,6 +145,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         super().__init__("mlplatform:endpoints:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = tagging.resource_tags(COMPONENT, endpoint.team)
+        # The model and the endpoint say which group and version they serve (components/lineage.py).
+        lineage_tags = {**tags, **model_lineage(endpoint.model_source, facts.name_prefix)}
         self.endpoint_name = f"{facts.name_prefix}-{endpoint.name}"
         captures = endpoint.capture_sampling_percent is not None
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -183,7 +186,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # The serving container needs no network: SageMaker fetches the model and ships captures.
             # Serverless Inference refuses network-isolated models, so only instance endpoints get it.
             enable_network_isolation=endpoint.serverless is None,
-            tags=tags,
+            tags=lineage_tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
         )
 
@@ -281,7 +284,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             name=self.endpoint_name,
             endpoint_config_name=self.endpoint_configuration.name,
             deployment_config=deployment,
-            tags=tags,
+            tags=lineage_tags,
             opts=child,
         )
 

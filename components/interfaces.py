@@ -83,3 +83,5 @@ class ClusterAccess:
     team_namespaces: dict[str, str]
     namespace_resources: dict[str, pulumi.Resource]
     vpc_cidr: str
+    # The ingress group every platform Ingress joins where the stack shares one ALB (cluster.sharedLoadBalancer).
+    ingress_group: Optional[str] = None

@@ -21,6 +21,8 @@ import pulumi_kubernetes as k8s
 from components.config.load_balancers import OidcSignInConfig
 
 ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/"
+# A shared ALB serves several components: it is the network's, billed to the platform team.
+SHARED_ALB_COMPONENT = "network"
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
 # Regions opened before August 2022 deliver ALB access logs from a regional Elastic Load Balancing
@@ -64,8 +66,17 @@ def alb_annotations(
     tags: dict[str, str],
     waf_acl_arn: Optional[str] = None,
     redirect_http: bool = False,
+    group: Optional[str] = None,
+    shared_tags: Optional[dict[str, str]] = None,
 ) -> dict[str, str]:
-    """The controller annotations of one HTTPS ALB; with `redirect_http`, port 80 only redirects to it."""
+    """The controller annotations of one HTTPS ALB; with `redirect_http`, port 80 only redirects to it.
+
+    With `group`, the Ingress joins that ingress group's one ALB. The controller refuses a group whose
+    members disagree on a load-balancer-wide setting (scheme, inbound CIDRs, attributes, WAF, SSL
+    policy) or tag, so every member names the group's log prefix and `shared_tags`; config makes
+    sure the rest agrees (components/config/load_balancers.py)."""
+    if group:
+        name, tags = group, shared_tags or tags
     attributes = [
         "routing.http.drop_invalid_header_fields.enabled=true",
         "access_logs.s3.enabled=true",
@@ -83,6 +94,8 @@ def alb_annotations(
         f"{ANNOTATION_PREFIX}load-balancer-attributes": ",".join(attributes),
         f"{ANNOTATION_PREFIX}tags": ",".join(f"{key}={value}" for key, value in sorted(tags.items())),
     }
+    if group:
+        annotations[f"{ANNOTATION_PREFIX}group.name"] = group
     if redirect_http:
         annotations[f"{ANNOTATION_PREFIX}ssl-redirect"] = "443"
     if waf_acl_arn:

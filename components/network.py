@@ -1,8 +1,10 @@
 """Network: a VPC over the configured AZs, public and private subnets, NAT, endpoints, flow logs.
 
-Nodes live in private subnets. NAT is a single gateway where an AZ outage is acceptable (dev)
-and one per AZ where it is not (prod). S3 (gateway) and ECR/STS (interface) endpoints keep image
-pulls and data-lake reads off NAT, which AWS bills per GB.
+Nodes live in private subnets. Their egress is, per stack, a NAT gateway in every AZ (survives an
+AZ outage), a single NAT gateway, or a single NAT instance (components/nat_instance.py: a tenth of
+the price, for stacks where an egress outage is acceptable). S3 (gateway) and ECR/STS (interface)
+endpoints keep image pulls and data-lake reads off NAT, which AWS bills per GB; interface
+endpoints are billed per AZ, so a stack may place them in fewer AZs than its subnets.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from components.facts import StackFacts
 from components.iam import account_id_of, policy_document, scoped_service_trust_policy
 from components.interfaces import NetworkPlacement
 from components.keys import encrypted_log_group
+from components.nat_instance import NatInstance
 from components.tagging import CostTagging
 
 COMPONENT = "network"
@@ -88,25 +91,44 @@ class Network(pulumi.ComponentResource):
                 f"{name}-public-{az}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
             )
 
-        nat_azs = settings.availability_zones if settings.nat_gateways == "one-per-az" else settings.availability_zones[:1]
+        self.nat_instance = None
         nat_by_az = {}
-        for az, subnet in zip(nat_azs, self.public_subnets):
-            address = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=tags(f"{prefix}-nat-{az}"), opts=child)
-            nat_by_az[az] = aws.ec2.NatGateway(
-                f"{name}-nat-{az}",
-                allocation_id=address.id,
-                subnet_id=subnet.id,
-                tags=tags(f"{prefix}-nat-{az}"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+        if settings.nat_instance:
+            self.nat_instance = NatInstance(
+                f"{name}-nat-instance",
+                instance_type=settings.nat_instance,
+                vpc_id=self.vpc.id,
+                vpc_cidr=str(settings.vpc_cidr),
+                subnet_id=self.public_subnets[0].id,
+                internet_gateway=internet_gateway,
+                facts=facts,
+                tagging=tagging,
+                opts=child,
             )
+        else:
+            nat_azs = settings.availability_zones if settings.nat_gateways == "one-per-az" else settings.availability_zones[:1]
+            for az, subnet in zip(nat_azs, self.public_subnets):
+                address = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=tags(f"{prefix}-nat-{az}"), opts=child)
+                nat_by_az[az] = aws.ec2.NatGateway(
+                    f"{name}-nat-{az}",
+                    allocation_id=address.id,
+                    subnet_id=subnet.id,
+                    tags=tags(f"{prefix}-nat-{az}"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_gateway]),
+                )
+
+        def default_route(az: str) -> aws.ec2.RouteTableRouteArgs:
+            if self.nat_instance is not None:
+                return aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", network_interface_id=self.nat_instance.network_interface_id)
+            nat = nat_by_az.get(az, next(iter(nat_by_az.values())))
+            return aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)
 
         self.private_route_tables = []
         for az, subnet in zip(settings.availability_zones, self.private_subnets):
-            nat = nat_by_az.get(az, next(iter(nat_by_az.values())))
             route_table = aws.ec2.RouteTable(
                 f"{name}-private-{az}",
                 vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                routes=[default_route(az)],
                 tags=tags(f"{prefix}-private-{az}"),
                 opts=child,
             )
@@ -134,6 +156,8 @@ class Network(pulumi.ComponentResource):
             tags=tags(f"{prefix}-endpoints"),
             opts=child,
         )
+        # Interface endpoints bill per AZ; the stack says in how many (the first N private subnets).
+        endpoint_subnets = self.private_subnets[:len(settings.endpoint_zones)]
         for service in settings.interface_endpoints:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
@@ -141,7 +165,7 @@ class Network(pulumi.ComponentResource):
                 service_name=f"com.amazonaws.{facts.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
-                subnet_ids=[subnet.id for subnet in self.private_subnets],
+                subnet_ids=[subnet.id for subnet in endpoint_subnets],
                 security_group_ids=[self.endpoint_security_group.id],
                 tags=tags(f"{prefix}-{service}"),
                 opts=child,

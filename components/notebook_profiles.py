@@ -27,6 +27,19 @@ def team_pod_subject(team: str) -> PodSubject:
 
 
 @dataclass(frozen=True)
+class TeamFolderMounts:
+    """The team folders (components/team_folders.py) notebook servers mount: each team's claim in
+    this namespace, and where servers see it."""
+
+    claims: dict[str, str]
+    mount_path: str
+
+
+# The pod volume of a server's team folder (KubeSpawner merges volumes by key, beside the home's).
+TEAM_FOLDER_VOLUME = "team-folder"
+
+
+@dataclass(frozen=True)
 class Placement:
     """What the chart values need from the cluster, as plain data."""
 
@@ -35,6 +48,8 @@ class Placement:
     system_node_selector: dict[str, str]
     gpu_node_selector: dict[str, str] = field(default_factory=dict)
     gpu_toleration: Optional[dict[str, Any]] = None
+    team_folders: Optional[TeamFolderMounts] = None
+    ingress_group: Optional[str] = None
 
 
 def profile_image(profile: NotebookProfileConfig, repository_urls: dict[str, str]) -> str:
@@ -52,13 +67,13 @@ def team_storage_class(team: str) -> str:
     return f"notebooks-{team}"
 
 
-def team_override(team: str, tagging: CostTagging) -> dict[str, Any]:
+def team_override(team: str, tagging: CostTagging, folders: Optional[TeamFolderMounts] = None) -> dict[str, Any]:
     """What choosing a team changes on a user server: its data access and who pays for it.
 
     KubeSpawner merges dict overrides into the configured value, so the team's cost labels replace
     the platform team's while the chart's own labels (`hub.jupyter.org/network-access-hub`) stay."""
     labels = tagging.cost_labels(COMPONENT, team)
-    return {
+    override: dict[str, Any] = {
         "service_account": team_service_account(team),
         "environment": {"MLPLATFORM_TEAM": team},
         "extra_labels": labels,
@@ -66,6 +81,12 @@ def team_override(team: str, tagging: CostTagging) -> dict[str, Any]:
         # The home volume is billed to the team: its class tags EBS volumes with the team's tags.
         "storage_class": team_storage_class(team),
     }
+    if folders is not None and team in folders.claims:
+        # The chart keeps the home volume under its own key: these merge in beside it.
+        override["volumes"] = {TEAM_FOLDER_VOLUME: {"name": TEAM_FOLDER_VOLUME, "persistentVolumeClaim": {"claimName": folders.claims[team]}}}
+        override["volume_mounts"] = {TEAM_FOLDER_VOLUME: {"name": TEAM_FOLDER_VOLUME, "mountPath": folders.mount_path}}
+        override["environment"]["MLPLATFORM_TEAM_FOLDER"] = folders.mount_path
+    return override
 
 
 def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placement: Placement, repository_urls: dict[str, str],
@@ -102,7 +123,7 @@ def profile_entry(profile: NotebookProfileConfig, teams: tuple[str, ...], placem
             "team": {
                 "display_name": "Team (data-lake access)",
                 "choices": {
-                    team: {"display_name": team, "kubespawner_override": team_override(team, tagging)}
+                    team: {"display_name": team, "kubespawner_override": team_override(team, tagging, placement.team_folders)}
                     for team in teams
                 },
             }

@@ -27,7 +27,7 @@ RStudio), with images from the platform's ECR repositories.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -37,11 +37,12 @@ from components.config import NotebooksConfig
 from components.facts import StackFacts
 from components.hardening import PULL_ALWAYS, Resources, container_security_context, pod_security_context, pod_security_labels
 from components.interfaces import ClusterAccess
-from components.load_balancers import alb_annotations
+from components.load_balancers import SHARED_ALB_COMPONENT, alb_annotations
 from components.notebook_profiles import (
     COMPONENT,
     NAMESPACE,
     Placement,
+    TeamFolderMounts,
     profile_entry,
     profile_image,
     team_profiles_hook,
@@ -80,12 +81,13 @@ HUB_TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 HUB_TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
 
-def ingress_annotations(notebooks: NotebooksConfig, tags: dict[str, str], log_bucket: str) -> dict[str, str]:
+def ingress_annotations(notebooks: NotebooksConfig, tagging: CostTagging, log_bucket: str, group: Optional[str] = None) -> dict[str, str]:
     ingress = notebooks.ingress
     return {
         **alb_annotations(
             name="notebooks", scheme=ingress.scheme, certificate_arn=ingress.certificate_arn, allowed_cidrs=ingress.allowed_cidrs,
-            log_bucket=log_bucket, deletion_protection=ingress.deletion_protection, waf_acl_arn=ingress.waf_acl_arn, tags=tags,
+            log_bucket=log_bucket, deletion_protection=ingress.deletion_protection, waf_acl_arn=ingress.waf_acl_arn,
+            tags=tagging.all_tags(COMPONENT), group=group, shared_tags=tagging.all_tags(SHARED_ALB_COMPONENT),
             # People type the host name into a browser: port 80 answers with a redirect to HTTPS.
             redirect_http=True,
         ),
@@ -220,7 +222,7 @@ def helm_values(notebooks: NotebooksConfig, facts: StackFacts, tagging: CostTagg
             "ingressClassName": placement.ingress_class_name,
             "hosts": [notebooks.hostname],
             "pathType": "Prefix",
-            "annotations": ingress_annotations(notebooks, tagging.all_tags(COMPONENT), log_bucket),
+            "annotations": ingress_annotations(notebooks, tagging, log_bucket, placement.ingress_group),
         },
         "cull": {
             "enabled": culling.enabled,
@@ -245,6 +247,8 @@ class Notebooks(pulumi.ComponentResource):
         team_role_arns: dict[str, pulumi.Output[str]],
         repository_urls: dict[str, pulumi.Output[str]],
         access_log_bucket: str,
+        team_folders: Optional[TeamFolderMounts] = None,
+        user_environment: Optional[dict[str, pulumi.Input[str]]] = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlplatform:notebooks:Notebooks", name, None, opts)
@@ -323,11 +327,18 @@ class Notebooks(pulumi.ComponentResource):
             system_node_selector=dict(cluster.system_node_selector),
             gpu_node_selector=dict(cluster.gpu_node_selector or {}),
             gpu_toleration=cluster.gpu_toleration or None,
+            ingress_group=cluster.ingress_group,
+            # Each team's servers mount its shared folder beside the private home (components/team_folders.py).
+            team_folders=team_folders,
         )
         repository_names = sorted(repository_urls)
         values = pulumi.Output.all(*[repository_urls[r] for r in repository_names]).apply(
             lambda urls: helm_values(settings, facts, tagging, placement, dict(zip(repository_names, urls)), access_log_bucket)
         )
+        if user_environment:
+            # Every user server also gets these (experiment tracking: MLFLOW_TRACKING_URI, components/experiments.py).
+            values = pulumi.Output.all(values, pulumi.Output.from_input(user_environment)).apply(lambda args: {
+                **args[0], "singleuser": {**args[0]["singleuser"], "extraEnv": {**args[0]["singleuser"]["extraEnv"], **args[1]}}})
         self.release = k8s.helm.v3.Release(
             f"{name}-jupyterhub",
             name=RELEASE_NAME,

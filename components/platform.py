@@ -9,22 +9,28 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.billing import BillingExports
 from components.budgets import CostControls
+from components.ci_runners import CiRunner
 from components.cluster import Cluster
 from components.config import PlatformConfig
 from components.datalake import DataLake
 from components.endpoints import Endpoints
+from components.experiments import ExperimentTracking
 from components.distributed import DistributedCompute, NotebookIdentities
 from components.distributed.access import RAY_SERVICE_ACCOUNT
 from components.distributed.operators import SPARK_JOB_SERVICE_ACCOUNT
+from components.distributed.queues import LOCAL_QUEUE
 from components.facts import StackFacts
 from components.gpu_monitoring import GpuMonitoring
 from components.iam import PodSubject
+from components.monitoring import DriftMonitoring
 from components.network import Network
 from components.notebook_profiles import team_pod_subject
 from components.notebooks import Notebooks
 from components.registries import Registries
 from components.tagging import CostTagging
+from components.team_folders import TeamFolders, notebook_mounts
 
 
 def team_data_role_users(config: PlatformConfig) -> dict[str, list[PodSubject]]:
@@ -60,6 +66,12 @@ class Platform(pulumi.ComponentResource):
         with_k8s = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider, self.cluster.k8s_provider])
         self.registries = Registries(f"{name}-registries", config.registries, facts, self.tagging, self.datalake.access, self.cluster.access,
                                      opts=with_k8s)
+        # Experiment tracking: run artifacts in the lake, registered models into the stack's groups.
+        self.experiments = (
+            ExperimentTracking(f"{name}-experiments", config.experiments, facts, self.tagging, self.datalake.access,
+                               [f"{facts.name_prefix}-{group.name}" for group in config.registries.model_package_groups], opts=with_aws)
+            if config.experiments else None
+        )
         # Idle GPUs are measured wherever GPUs can run (config requires the agent with GPU pools).
         self.gpu_monitoring = (
             GpuMonitoring(f"{name}-gpu-monitoring", config.cluster.gpu_agent, facts, self.tagging, self.cluster.access,
@@ -75,7 +87,15 @@ class Platform(pulumi.ComponentResource):
             team_role_arns=self.datalake.team_role_arns,
             repository_urls=self.registries.repository_urls,
             access_log_bucket=self.datalake.access.access_log_bucket_name,
+            team_folders=notebook_mounts(config.team_folders) if config.team_folders else None,
+            user_environment=self.experiments.notebook_environment if self.experiments else None,
             opts=with_k8s,
+        )
+        # Team folders: EFS shared by a team's notebooks and its namespace, reachable from the nodes only.
+        self.team_folders = (
+            TeamFolders(f"{name}-team-folders", config.team_folders, facts, self.tagging, self.network.placement, self.cluster.access,
+                        self.cluster.cluster_security_group_id, self.notebooks.namespace, opts=with_k8s)
+            if config.team_folders else None
         )
         # Ray and Spark for the teams, queued by Kueue within the pools and the budgets.
         self.distributed = (
@@ -94,10 +114,34 @@ class Platform(pulumi.ComponentResource):
             self.datalake.access,
             self.registries.images,
             self.cluster.access,
+            local_queue=LOCAL_QUEUE if config.distributed else None,
+            capture_shipper_image=config.monitoring.capture_shipper_image if config.monitoring else None,
             opts=with_k8s,
         )
 
         self.cost_controls = CostControls(f"{name}-cost-controls", config.budgets, facts, self.tagging, opts=with_aws)
+        # CI for a private API endpoint runs inside the VPC (staging, prod: see .github/workflows).
+        self.ci_runner = (
+            CiRunner(f"{name}-ci-runner", config.ci_runner, facts, self.tagging, self.network.placement, self.cluster.cluster_security_group_id,
+                     opts=with_aws)
+            if config.ci_runner else None
+        )
+        # Billing exports, their Athena table and anomaly alerts; the account-wide parts only in the
+        # stack that owns account-wide billing resources, like the cost-allocation tag activation.
+        self.billing = (
+            BillingExports(f"{name}-billing", config.billing, facts, self.tagging,
+                           owns_account_billing=config.budgets.activate_cost_allocation_tags,
+                           alert_topic_arn=self.cost_controls.alert_topic_arn,
+                           access_log_bucket_name=config.datalake.access_log_bucket_name, opts=with_aws)
+            if config.billing else None
+        )
+
+        # Drift jobs over what the endpoints capture, alarming to the alert topic and the owning teams.
+        self.monitoring = (
+            DriftMonitoring(f"{name}-monitoring", config.monitoring, config.endpoints, facts, self.tagging, self.datalake.access,
+                            self.registries.images, self.cluster.access, self.cost_controls.alert_topic_arn, opts=with_k8s)
+            if config.monitoring else None
+        )
 
         self.outputs = {
             "region": config.region,
@@ -119,5 +163,8 @@ class Platform(pulumi.ComponentResource):
             "sagemakerEndpointNames": self.endpoints.endpoint_names,
             "endpointRoleArns": self.endpoints.role_arns,
             "budgetAlertTopicArn": self.cost_controls.alert_topic_arn,
+            "teamFolderFileSystemId": self.team_folders.file_system_id if self.team_folders else None,
+            "mlflowTrackingServerArn": self.experiments.tracking_uri if self.experiments else None,
+            "driftAlarmNames": {endpoint: alarm.name for endpoint, alarm in self.monitoring.alarms.items()} if self.monitoring else {},
         }
         self.register_outputs(self.outputs)

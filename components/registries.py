@@ -31,6 +31,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.config import RegistriesConfig, RepositoryConfig
+from components.config.registries import RegistrySettingsConfig
 from components.facts import StackFacts
 from components.iam import (
     PodSubject,
@@ -161,6 +162,9 @@ class Registries(pulumi.ComponentResource):
                 )
             self.repositories[repository.name] = ecr_repository
 
+        if settings.registry_settings is not None:
+            self._registry_settings(name, settings.registry_settings, tagging)
+
         self.model_package_groups: dict[str, aws.sagemaker.ModelPackageGroup] = {
             group.name: aws.sagemaker.ModelPackageGroup(
                 f"{name}-{group.name}",
@@ -250,10 +254,48 @@ class Registries(pulumi.ComponentResource):
         self.model_register_role_arns: dict[str, pulumi.Output[str]] = {team: role.arn for team, role in self.model_register_roles.items()}
         self.model_approver_role_arn = self.model_approver_role.arn if self.model_approver_role else None
         self.images = ImageSource(repository_urls=self.repository_urls, repository_arns=self.repository_arns)
+        self.pull_through_prefixes = [rule.cache_prefix for rule in settings.registry_settings.pull_through_cache] if settings.registry_settings else []
         self.register_outputs({
+            "pullThroughCachePrefixes": self.pull_through_prefixes,
             "repositoryUrls": self.repository_urls,
             "modelPackageGroupArns": self.model_package_group_arns,
             "modelArtifactUris": self.model_artifact_uris,
             "modelRegisterRoleArns": self.model_register_role_arns,
             "modelApproverRoleArn": self.model_approver_role_arn,
         })
+
+    def _registry_settings(self, name: str, registry: RegistrySettingsConfig, tagging: CostTagging) -> None:
+        """Account-and-region-wide: every repository scanned (Amazon Inspector with ENHANCED), and the
+        public registries base images come from cached here, so builds pull them inside AWS."""
+        child = pulumi.ResourceOptions(parent=self)
+        aws.ecr.RegistryScanningConfiguration(
+            f"{name}-scanning",
+            scan_type=registry.scan_type,
+            rules=[aws.ecr.RegistryScanningConfigurationRuleArgs(
+                scan_frequency=registry.scan_frequency,
+                repository_filters=[aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(filter="*", filter_type="WILDCARD")],
+            )],
+            opts=child,
+        )
+        cached = RepositoryConfig(name="cached", untagged_expiry_days=registry.cached_untagged_expiry_days, keep_tagged_images=registry.cached_images_kept)
+        for rule in registry.pull_through_cache:
+            aws.ecr.PullThroughCacheRule(
+                f"{name}-cache-{rule.cache_prefix}",
+                ecr_repository_prefix=rule.cache_prefix,
+                upstream_registry_url=rule.upstream_url,
+                credential_arn=rule.credential_arn,
+                opts=child,
+            )
+            # ECR creates a repository per cached image; the template gives each the cost tags and a
+            # lifecycle. Tags stay mutable: the cache follows the upstream's tags, builds pin digests.
+            aws.ecr.RepositoryCreationTemplate(
+                f"{name}-cache-{rule.cache_prefix}",
+                prefix=rule.cache_prefix,
+                applied_fors=["PULL_THROUGH_CACHE"],
+                description=f"Repositories caching {rule.upstream_url}",
+                image_tag_mutability="MUTABLE",
+                lifecycle_policy=lifecycle_policy(cached),
+                resource_tags=tagging.all_tags(COMPONENT),
+                opts=child,
+            )
+

@@ -18,7 +18,7 @@ from components.config import PlatformConfig
 
 REQUIRED_TAG_KEYS = ("CostCenter", "Environment", "Project", "Team", "Component", "ManagedBy")
 STACK_WIDE_TAG_KEYS = ("CostCenter", "Environment", "Project", "ManagedBy")
-COMPONENTS = ("network", "datalake", "compute", "notebooks", "registries", "endpoints", "cost-controls", "distributed")
+COMPONENTS = ("network", "datalake", "compute", "notebooks", "registries", "endpoints", "cost-controls", "distributed", "experiments", "monitoring")
 MANAGED_BY = "pulumi"
 
 # Kubernetes label names carrying the same facts as the AWS tags. Prefixed, because unprefixed

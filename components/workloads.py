@@ -47,6 +47,8 @@ class ClusterPlacement:
     system_node_selector: dict
     # Where load balancers write their access logs.
     access_log_bucket: str = ""
+    # The ingress group of the stack's shared ALB, if it shares one.
+    ingress_group: Optional[str] = None
     # The team's Kueue LocalQueue, where the stack has queues: batch work is then queued by it.
     local_queue: Optional[str] = None
 

@@ -23,7 +23,7 @@ from mlp.errors import ServiceError, UserError
 
 # Modules of the subcommands, imported only when used: the GPU agent's image ships without
 # Pulumi, which `plan` needs. `mlp prices` is registered by mlp/prices_refresh.py.
-COMMANDS = ("plan", "cost", "diff", "prices_refresh", "report", "gpu_agent")
+COMMANDS = ("plan", "cost", "diff", "prices_refresh", "report", "gpu_agent", "drift", "preflight")
 COMMAND_LINE = "command line"
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from components.config import PlatformConfig
 from mlp.cost.eks_calendar import print_warnings as print_eks_support_warnings
+from mlp.lineage import served_models_table
 from mlp.files import write_atomic
 from mlp.offline import OfflineRun, export_document, run_program
 from mlp.queues import queue_ceilings, queues_table
@@ -177,6 +178,7 @@ def render(plan: Plan, console: Console) -> None:
                   f"cost centre {config.cost_center}  teams {', '.join(config.team_names)}")
     console.print(_component_table(plan))
     console.print(_compute_table(plan))
+    console.print(served_models_table(plan.stack, plan.resources))
     if config.distributed is not None:
         ceilings = queue_ceilings(config)
         console.print(queues_table(plan.stack, config, ceilings))

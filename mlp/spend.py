@@ -19,8 +19,37 @@ CURRENCY = "USD"
 _ACCOUNT_ID = re.compile(r"\d{12}")
 
 
+@dataclass
+class PeriodSpend:
+    """One result of Cost Explorer's monthly answer: a calendar month, or the part of one the
+    report covers, and whether Cost Explorer still calls its figures `Estimated`."""
+
+    start: date
+    end: date
+    estimated: bool
+    totals: dict[str, Decimal]  # tag value -> spend; "" is spend that lacks the tag
+
+
 def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | None) -> dict[str, Decimal]:
     """Spend per value of one tag over [start, end); "" is spend that lacks the tag."""
+    totals: dict[str, Decimal] = {}
+    for period in monthly_spend_by_tag(ce, start, end, tag_key, environment):
+        for value, spent in period.totals.items():
+            totals[value] = totals.get(value, ZERO) + spent
+    return totals
+
+
+def _day(value: Any, api: str, field: str) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise AnswerError(api, field, f"expected a date like 2026-10-01, got {str(value)[:20]!r}")
+
+
+def monthly_spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | None) -> list[PeriodSpend]:
+    """Spend per month and value of one tag over [start, end), with Cost Explorer's Estimated flag."""
     request: dict[str, Any] = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "MONTHLY",
@@ -30,7 +59,7 @@ def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | No
     if environment:
         request["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
     api = api_name(ce, "get_cost_and_usage")
-    totals: dict[str, Decimal] = {}
+    periods_seen: dict[tuple[date, date], PeriodSpend] = {}
     for answer in pages(ce, "get_cost_and_usage", token="NextPageToken", **request):
         # Cost Explorer answers one result per month of the period, even a month without spend:
         # an answer without any is broken, not $0.
@@ -39,6 +68,15 @@ def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | No
             raise AnswerError(api, "ResultsByTime", "expected one result per month of the period, got none")
         for i, period in enumerate(periods):
             where = f"ResultsByTime[{i}]"
+            span = need(period, "TimePeriod", dict, api, where)
+            key = (_day(span.get("Start"), api, f"{where}.TimePeriod.Start"), _day(span.get("End"), api, f"{where}.TimePeriod.End"))
+            estimated = period.get("Estimated", False)
+            if not isinstance(estimated, bool):
+                raise AnswerError(api, f"{where}.Estimated", f"expected true or false, got {str(estimated)[:20]!r}")
+            # A period's groups may continue on the next page: one entry per period.
+            found = periods_seen.setdefault(key, PeriodSpend(key[0], key[1], estimated, {}))
+            found.estimated = found.estimated or estimated
+            totals = found.totals
             for j, group in enumerate(need(period, "Groups", list, api, where)):
                 group_where = f"{where}.Groups[{j}]"
                 keys = need(group, "Keys", list, api, group_where)
@@ -51,7 +89,7 @@ def spend_by_tag(ce, start: date, end: date, tag_key: str, environment: str | No
                 if unit is not None and unit != CURRENCY:
                     raise AnswerError(api, f"{metric_where}.Unit", f"expected {CURRENCY}, got {str(unit)[:20]!r}")
                 totals[value] = totals.get(value, ZERO) + amount(metric.get("Amount"), api, f"{metric_where}.Amount")
-    return totals
+    return [periods_seen[key] for key in sorted(periods_seen)]
 
 
 @dataclass

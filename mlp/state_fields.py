@@ -127,8 +127,12 @@ FIELDS: dict[str, list[tuple[str, Check]]] = {
         ("launchTemplate.id", string), ("launchTemplate.name", string), ("instanceTypes", string_list), ("capacityType", string),
         ("diskSize", size),
     ],
-    "aws:ec2/launchTemplate:LaunchTemplate": [("name", string), ("instanceType", string),
+    "aws:ec2/launchTemplate:LaunchTemplate": [("name", string), ("instanceType", string), ("instanceMarketOptions.marketType", string),
                                               *((f"blockDeviceMappings[].ebs.{key}", check) for key, check in _EBS)],
+    "aws:ec2/instance:Instance": [
+        ("instanceType", string), ("launchTemplate.id", string), ("launchTemplate.name", string), ("instanceMarketOptions.marketType", string),
+        *((f"rootBlockDevice.{key}", check) for key, check in _EBS), *((f"ebsBlockDevices[].{key}", check) for key, check in _EBS),
+    ],
     "kubernetes:karpenter.sh/v1:NodePool": _NODE_POOL,
     "kubernetes:karpenter.sh/v1beta1:NodePool": _NODE_POOL,
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": _NODE_CLASS,

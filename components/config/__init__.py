@@ -2,6 +2,7 @@
 declared. Everything that reads config imports it from here."""
 
 from components.config.base import LOG_RETENTION_DAYS, ImageRef, S3Location, image_ref
+from components.config.billing import AnomalyConfig, BillingConfig
 from components.config.budgets import BudgetsConfig
 from components.config.cluster import (
     CHART_KEYS,
@@ -68,12 +69,15 @@ from components.config.platform import (
     parse_config,
 )
 from components.config.registries import ModelPackageGroupConfig, RegistriesConfig, RepositoryConfig
+from components.config.team_folders import TeamFolderConfig, TeamFoldersConfig
 
 __all__ = [
     "ARCHITECTURES",
     "AUTH_TYPES",
     "AWS_KEYS",
+    "AnomalyConfig",
     "BatchJobConfig",
+    "BillingConfig",
     "BudgetsConfig",
     "CAPACITY_TYPES",
     "CAPTURE_ZONE",
@@ -123,6 +127,8 @@ __all__ = [
     "SparkConfig",
     "SystemNodeGroupConfig",
     "TeamConfig",
+    "TeamFolderConfig",
+    "TeamFoldersConfig",
     "TeamQueueConfig",
     "TeamQueuesConfig",
     "TeamQuotaConfig",

@@ -91,13 +91,22 @@ class ClusterChartVersions(Section):
 
 @section
 class SystemNodeGroupConfig(Section):
-    """The small on-demand managed node group that runs the controllers."""
+    """The small managed node group that runs the controllers (on-demand unless a stack accepts spot)."""
 
-    instance_types: Unique[InstanceType] = Field(min_length=1, description="x86_64, non-GPU instance types of the group.")
+    instance_types: Unique[InstanceType] = Field(
+        min_length=1,
+        description="Non-GPU instance types of the group, all x86_64 or all Arm (Graviton: the group then runs the arm64 AL2023 AMI; "
+                    "every system image is published for arm64, see components/data/system_images_arm64.json).",
+    )
     min_size: Int = Field(ge=1, le=100, description="Nodes the group never shrinks below.")
     desired_size: Optional[Int] = Field(default=None, ge=1, le=100, description="Nodes at creation (default: minSize).")
     max_size: Int = Field(ge=1, le=100, description="Nodes the group never grows beyond.")
     disk_size_gi: Int = Field(ge=20, le=1000, description="Root volume size (GiB) of each node.")
+    capacity_type: one_of("ON_DEMAND", "SPOT") = Field(
+        default="ON_DEMAND",
+        description="SPOT costs about a third where an interruption may stop the controllers for minutes (EKS rebalances "
+                    "spot node groups before an interruption when it can); it needs two or more instance types to draw from.",
+    )
 
     @classmethod
     def _prepare(cls, data: dict, info: object) -> dict:
@@ -111,9 +120,20 @@ class SystemNodeGroupConfig(Section):
         for i, instance_type in enumerate(self.instance_types):
             if is_gpu_family(instance_type):
                 raise Invalid(f"{instance_type} is a GPU instance; GPUs belong in a Karpenter pool that scales from zero", "instanceTypes", i)
-            if is_graviton(instance_type):
-                raise Invalid(f"{instance_type} is an Arm (Graviton) instance; the system node group runs the x86_64 AL2023 AMI", "instanceTypes", i)
+        if self.capacity_type == "SPOT" and len(self.instance_types) < 2:
+            raise Invalid("a spot node group needs two or more instance types, so one type's shortage does not stop the controllers",
+                          "instanceTypes")
+        # A managed node group runs one AMI type, so one architecture.
+        for i, instance_type in enumerate(self.instance_types):
+            if is_graviton(instance_type) != is_graviton(self.instance_types[0]):
+                raise Invalid(f"{instance_type} is {'Arm' if is_graviton(instance_type) else 'x86_64'} but {self.instance_types[0]} is not; "
+                              "one group runs one AMI, so list instance types of one architecture", "instanceTypes", i)
         return self
+
+    @property
+    def architecture(self) -> str:
+        """`arm64` or `amd64`, as Kubernetes labels nodes (kubernetes.io/arch)."""
+        return "arm64" if is_graviton(self.instance_types[0]) else "amd64"
 
 
 @section
@@ -203,6 +223,12 @@ class ClusterConfig(Section):
     controller_replicas: Int = Field(ge=1, le=5, description="Replicas of Karpenter and the load balancer controller; each needs its own system node.")
     addons: ClusterAddonVersions = Field(description="EKS add-on versions.")
     charts: ClusterChartVersions = Field(description="Helm chart versions.")
+    shared_load_balancer: Bool = Field(
+        default=False,
+        description="Put the notebook hub and every model server on the cluster behind one ALB (an ingress group): one load balancer's "
+                    "hourly charge instead of one each. They must then agree on scheme, allowedCidrs, deletionProtection and wafAclArn, "
+                    "and each model server needs its own hostname.",
+    )
     system_node_group: SystemNodeGroupConfig = Field(description="The managed node group of the controllers.")
     node_pools: tuple[NodePoolConfig, ...] = Field(min_length=1, description="Karpenter node pools for the platform's work.")
     team_quota_settings: TeamQuotasConfig = Field(alias="teamQuotas", description="Namespace quotas of the teams.")

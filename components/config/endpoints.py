@@ -30,7 +30,7 @@ from components.config.base import (
     string_schema,
 )
 from components.config.errors import Invalid, describe
-from components.config.load_balancers import LoadBalancerConfig, OidcSignInConfig
+from components.config.load_balancers import Hostname, LoadBalancerConfig, OidcSignInConfig
 
 ENDPOINT_BACKENDS = ("sagemaker", "kubernetes")
 # Data capture of SageMaker endpoints lands in this zone: its lifecycle expiry bounds what
@@ -106,7 +106,7 @@ def memory_gi(quantity: str) -> float:
 
 
 # Names the platform sets itself; config may not override them.
-_RESERVED_ENV = ("MODEL_URI", "INPUT_URI", "OUTPUT_URI", "AWS_REGION", "PORT")
+_RESERVED_ENV = ("MODEL_URI", "INPUT_URI", "OUTPUT_URI", "AWS_REGION", "PORT", "CAPTURE_DIR", "CAPTURE_SAMPLING_PERCENT", "CAPTURE_ENDPOINT")
 
 
 def _environment_names(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -180,6 +180,10 @@ class ServingIngressConfig(LoadBalancerConfig):
     """The model server's load balancer: HTTPS only, from the allowed networks, optionally behind sign-in."""
 
     auth: Optional[OidcSignInConfig] = Field(default=None, description="Sign-in at the load balancer; without it, callers are only limited by allowedCidrs.")
+    hostname: Optional[Hostname] = Field(
+        default=None,
+        description="Host name the model server answers on (the certificate must cover it); required where the cluster shares one load balancer.",
+    )
 
 
 @section
@@ -197,7 +201,7 @@ class KubernetesServingConfig(Section):
 
 
 _BACKEND_ONLY_KEYS = {
-    "sagemaker": ("instanceType", "serverless", "targetInvocationsPerInstance", "capture", "rollout", "alarms"),
+    "sagemaker": ("instanceType", "serverless", "targetInvocationsPerInstance", "rollout", "alarms"),
     "kubernetes": ("kubernetes",),
 }
 # Serverless endpoints cost nothing idle but take no instance type, instance autoscaling or data
@@ -231,7 +235,7 @@ class EndpointConfig(Section):
     )
     serverless: Optional[ServerlessConfig] = Field(default=None, description="Serve from a serverless endpoint instead of instances (sagemaker).")
     target_invocations_per_instance: Optional[Int] = Field(default=None, ge=1, description="Invocations per instance per minute the autoscaler aims at (sagemaker, real-time).")
-    capture: Optional[CaptureConfig] = Field(default=None, description="Request capture (sagemaker, real-time).")
+    capture: Optional[CaptureConfig] = Field(default=None, description="Request capture into the lake (sagemaker real-time; kubernetes through the capture shipper, docs/monitoring.md).")
     rollout: Optional[RolloutConfig] = Field(default=None, description="Blue/green update policy (sagemaker, real-time).")
     alarms: Optional[RollbackAlarmsConfig] = Field(default=None, description="Rollback alarms (sagemaker).")
     kubernetes: Optional[KubernetesServingConfig] = Field(default=None, description="The model server on the cluster (kubernetes).")

@@ -24,14 +24,13 @@ from components.config.base import (
     section,
 )
 from components.config.errors import Invalid
-from components.config.load_balancers import HttpsUrl, LoadBalancerConfig, SecretReference
+from components.config.load_balancers import Hostname, HttpsUrl, LoadBalancerConfig, SecretReference
 
 PROFILE_KINDS = ("cpu", "gpu", "rstudio")
 AUTH_TYPES = ("oidc", "dummy")
 # Only these environments may run JupyterHub without a real identity provider.
 INSECURE_AUTH_ENVIRONMENTS = ("dev",)
 
-Hostname = matching(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "a fully qualified lowercase host name like notebooks.example.com")
 ImageReference = matching(
     r"[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})",
     "a full image reference with a registry and a tag or digest, like quay.io/jupyter/scipy-notebook:2025-01-13",

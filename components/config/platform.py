@@ -33,6 +33,8 @@ from components.config.base import (
     section,
 )
 from components.config.budgets import BudgetsConfig
+from components.config.billing import BillingConfig, check_billing
+from components.config.ci_runners import CiRunnerConfig
 from components.config.cluster import ClusterConfig
 from components.config.datalake import DataLakeConfig
 from components.config.distributed import DistributedConfig, check_queues
@@ -47,9 +49,13 @@ from components.config.endpoints import (
     sagemaker_hosting_instance_types,
 )
 from components.config.errors import PROJECT_NAMESPACE, ConfigError, Invalid, config_key, describe, from_validation_error
+from components.config.experiments import ExperimentsConfig
+from components.config.monitoring import MonitoringConfig, check_monitoring
+from components.config.load_balancers import check_shared_load_balancer
 from components.config.network import NetworkConfig
 from components.config.notebooks import INSECURE_AUTH_ENVIRONMENTS, NotebooksConfig
 from components.config.registries import RegistriesConfig
+from components.config.team_folders import TeamFoldersSection
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # Keys of the `aws:` namespace the platform reads; the provider is explicit, so nothing else applies.
@@ -89,8 +95,23 @@ class PlatformConfig(Section):
     endpoints: tuple[EndpointConfig, ...] = Field(default=(), description="Real-time inference endpoints.")
     batch_jobs: tuple[BatchJobConfig, ...] = Field(default=(), description="Scheduled batch scoring jobs.")
     budgets: BudgetsConfig = Field(description="Budgets and cost alerts.")
+    billing: Optional[BillingConfig] = Field(
+        default=None, description="CUR 2.0 / FOCUS billing exports with split cost allocation data, their Athena table, cost anomaly alerts.",
+    )
     distributed: Optional[DistributedConfig] = Field(
         default=None, description="Ray and Spark on the cluster, with a fair, budget-aware Kueue queue per team.",
+    )
+    experiments: Optional[ExperimentsConfig] = Field(
+        default=None, description="Experiment tracking: a managed MLflow server with its artifacts in the lake (required with real-time endpoints).",
+    )
+    monitoring: Optional[MonitoringConfig] = Field(
+        default=None, description="Drift jobs over captured requests, drift metrics and alarms (required when endpoints capture).",
+    )
+    ci_runner: Optional[CiRunnerConfig] = Field(
+        default=None, description="A CodeBuild-hosted GitHub Actions runner in the private subnets, for CI of a stack whose API endpoint is private.",
+    )
+    team_folders: Optional[TeamFoldersSection] = Field(
+        default=None, description="Team folders: an EFS file system with a folder per team, mounted in every notebook of the team.",
     )
 
     @classmethod
@@ -150,10 +171,13 @@ class PlatformConfig(Section):
                 _check_notebook_references,
                 _check_cluster,
                 _check_budgets,
+                check_billing,
                 _check_notebooks,
                 _check_endpoints,
                 _check_gpu_agent,
                 _check_distributed,
+                check_monitoring,
+                _check_load_balancers,
             ):
                 check(self)
         return self
@@ -381,6 +405,15 @@ def _check_team_quotas(config: PlatformConfig) -> None:
                     culprit[team],
                     f"team {team!r} would need {needed:g} {what} at full scale, above its namespace quota of {allowed} ({config_key('cluster', 'teamQuotas')})",
                 )
+
+
+def _check_load_balancers(config: PlatformConfig) -> None:
+    if config.cluster.shared_load_balancer:
+        check_shared_load_balancer(
+            [(("notebooks", "ingress"), config.notebooks.ingress, config.notebooks.hostname, ("notebooks", "hostname"))]
+            + [(("endpoints", i, "kubernetes", "ingress"), e.kubernetes.ingress, e.kubernetes.ingress.hostname, ("endpoints", i, "kubernetes", "ingress", "hostname"))
+               for i, e in enumerate(config.endpoints) if e.backend == "kubernetes"]
+        )
 
 
 def _check_distributed(config: PlatformConfig) -> None:

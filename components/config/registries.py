@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from components.config.base import Bool, DnsLabel, Int, Section, Unique, matching, no_duplicates, one_line, section
+from components.config.base import Bool, DnsLabel, Int, Section, Unique, matching, no_duplicates, one_line, one_of, section
 from components.config.cluster import IamRoleArn
 from components.config.errors import Invalid
 
@@ -40,6 +40,79 @@ class ModelPackageGroupConfig(Section):
     description: one_line(1000, "description") = Field(description="What the models of this family do.")
 
 
+# Upstream registries ECR can cache (CreatePullThroughCacheRule's upstreamRegistryUrl by upstreamRegistry).
+UPSTREAM_REGISTRIES = {
+    "ecr-public": "public.ecr.aws",
+    "quay": "quay.io",
+    "k8s": "registry.k8s.io",
+    "docker-hub": "registry-1.docker.io",
+    "github-container-registry": "ghcr.io",
+    "gitlab-container-registry": "registry.gitlab.com",
+}
+# These upstreams take a Secrets Manager secret of credentials, whose name ECR requires to start so.
+CREDENTIAL_UPSTREAMS = ("docker-hub", "github-container-registry", "gitlab-container-registry")
+CREDENTIAL_SECRET_PREFIX = "ecr-pullthroughcache/"
+CacheCredentialArn = matching(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/[\w/+=.@-]+",
+    "a Secrets Manager secret ARN whose name starts with ecr-pullthroughcache/",
+)
+# ECR pull-through cache prefixes: 2-30 characters of a repository name.
+CachePrefix = matching(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", "a repository name prefix like ecr-public")
+
+
+@section
+class PullThroughCacheRuleConfig(Section):
+    """A public registry whose images ECR caches under `<prefix>/`: builds pull base images through it."""
+
+    upstream: one_of(*UPSTREAM_REGISTRIES) = Field(description="The upstream registry: ecr-public, quay, k8s, docker-hub, github-container-registry or gitlab-container-registry.")
+    prefix: Optional[CachePrefix] = Field(default=None, description="Repository prefix of the cached images (default: the upstream's name).")
+    credential_arn: Optional[CacheCredentialArn] = Field(
+        default=None, description="Secrets Manager secret (ARN, name under ecr-pullthroughcache/) with the upstream credentials; required for docker-hub, GitHub and GitLab.",
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "PullThroughCacheRuleConfig":
+        if self.upstream in CREDENTIAL_UPSTREAMS and self.credential_arn is None:
+            raise Invalid(f"is required: ECR caches {self.upstream} only with credentials", "credentialArn")
+        if self.upstream not in CREDENTIAL_UPSTREAMS and self.credential_arn is not None:
+            raise Invalid(f"{self.upstream} is public: ECR takes no credentials for it", "credentialArn")
+        if not 2 <= len(self.cache_prefix) <= 30:
+            raise Invalid(f"must be 2-30 characters, got {self.cache_prefix!r}", "prefix")
+        return self
+
+    @property
+    def cache_prefix(self) -> str:
+        return self.prefix or self.upstream
+
+    @property
+    def upstream_url(self) -> str:
+        return UPSTREAM_REGISTRIES[self.upstream]
+
+
+@section
+class RegistrySettingsConfig(Section):
+    """Settings of the whole registry of the stack's account and region: how every image is scanned,
+    and which public registries are cached. Exactly one stack per account and region owns them."""
+
+    scan_type: one_of("ENHANCED", "BASIC") = Field(default="ENHANCED", description="ENHANCED: Amazon Inspector scans OS and language packages; BASIC: on push only.")
+    scan_frequency: one_of("CONTINUOUS_SCAN", "SCAN_ON_PUSH") = Field(
+        default="CONTINUOUS_SCAN", description="Enhanced scanning: rescan as new vulnerabilities are published (CONTINUOUS_SCAN) or only on push.",
+    )
+    pull_through_cache: tuple[PullThroughCacheRuleConfig, ...] = Field(default=(), description="Public registries cached in this registry.")
+    cached_untagged_expiry_days: Int = Field(default=14, ge=1, le=3650, description="Days an untagged cached image is kept.")
+    cached_images_kept: Int = Field(default=50, ge=1, le=10000, description="Cached tagged images each cached repository keeps.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RegistrySettingsConfig":
+        if self.scan_type == "BASIC" and self.scan_frequency == "CONTINUOUS_SCAN":
+            raise Invalid("basic scanning only scans on push: use SCAN_ON_PUSH or scanType ENHANCED", "scanFrequency")
+        prefixes = [rule.cache_prefix for rule in self.pull_through_cache]
+        for i, prefix in enumerate(prefixes):
+            if prefix in prefixes[:i]:
+                raise Invalid(f"duplicate pull-through cache prefix {prefix!r}: each upstream needs a prefix of its own", "pullThroughCache", i, "prefix")
+        return self
+
+
 @section
 class RegistriesConfig(Section):
     """Container and model registries."""
@@ -53,6 +126,10 @@ class RegistriesConfig(Section):
     model_approver_role_arns: Unique[IamRoleArn] = Field(
         default=(),
         description="Roles that may assume the model approver role, the only role that approves or rejects model versions; none: nobody approves through the platform.",
+    )
+    registry_settings: Optional[RegistrySettingsConfig] = Field(
+        default=None,
+        description="Registry-wide scanning and pull-through cache rules of this account and region; set in exactly one stack per account and region.",
     )
 
     @classmethod

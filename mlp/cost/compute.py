@@ -8,7 +8,7 @@ from typing import Iterable
 
 from mlp.cost.context import PricingContext
 from mlp.cost.core import GIB, HOURS, HOURS_PER_MONTH, NUMBER, ZERO, CostComponent, ResourceCost, kubernetes_quantity, pricer, to_decimal
-from mlp.cost.storage import ebs_components
+from mlp.cost.storage import CREATE_VOLUME_DEFAULT, ebs_components
 from mlp.prices import InstanceType
 
 # EKS CreateNodegroup: "If you don't specify an instance type in a launch template or for
@@ -30,12 +30,7 @@ def _node_group(resource, usage, ctx):
     minimum = to_decimal(scaling.get("minSize"), desired)
     maximum = max(to_decimal(scaling.get("maxSize"), desired), desired)
     hours = ctx.hours(usage)
-    template_ref = inputs.get("launchTemplate") or {}
-    template = None
-    for key in ("id", "name"):
-        if isinstance(template_ref.get(key), str) and template_ref[key] in ctx.launch_templates:
-            template = ctx.launch_templates[template_ref[key]]
-            break
+    template = _launch_template_of(inputs, ctx)
     instance_types = inputs.get("instanceTypes") or []
     instance_type = instance_types[0] if instance_types else (template.inputs.get("instanceType") if template else None)
     capacity = str(inputs.get("capacityType") or "ON_DEMAND")
@@ -60,6 +55,50 @@ def _node_group(resource, usage, ctx):
         size = to_decimal(inputs.get("diskSize"), NODE_GROUP_DEFAULT_DISK_GIB)
         result.components.extend(ebs_components(ctx, "Node disk", NODE_GROUP_DEFAULT_DISK_TYPE, size, count=desired * share, floor=minimum * share,
                                                 ceiling=maximum, usage_key=usage_key))
+    return result
+
+
+def _launch_template_of(inputs: dict, ctx: PricingContext):
+    """The launch template a node group or instance names (by id or name), if the document has it."""
+    template_ref = inputs.get("launchTemplate") or {}
+    for key in ("id", "name"):
+        if isinstance(template_ref.get(key), str) and template_ref[key] in ctx.launch_templates:
+            return ctx.launch_templates[template_ref[key]]
+    return None
+
+
+@pricer("aws:ec2/instance:Instance", monthly_hrs=HOURS)
+def _instance(resource, usage, ctx):
+    """A standalone instance (the NAT instance): its hours, on-demand unless its market options
+    ask for spot, and its root and extra EBS volumes, from the instance or else its launch template
+    (arguments on the instance override the template's, as in RunInstances)."""
+    inputs = resource.inputs
+    template = _launch_template_of(inputs, ctx)
+    template_inputs = template.inputs if template else {}
+    result = ResourceCost(resource)
+    instance_type = inputs.get("instanceType") or template_inputs.get("instanceType")
+    market = (inputs.get("instanceMarketOptions") or template_inputs.get("instanceMarketOptions") or {}).get("marketType")
+    capacity = "spot" if market == "spot" else "on-demand"
+    hours = ctx.hours(usage)
+    if not instance_type:
+        result.components.append(CostComponent("Instance usage (no instance type given)", "hours", None, hours))
+        result.notes.append("neither the instance nor its launch template names an instance type")
+        return result
+    result.components.append(CostComponent(f"Instance usage (Linux, {capacity}, {instance_type})", "hours", ctx.instance_hour(instance_type, capacity), hours))
+    share = hours / HOURS_PER_MONTH
+    root = inputs.get("rootBlockDevice") or {}
+    template_disks = [m.get("ebs") or {} for m in template_inputs.get("blockDeviceMappings") or [] if isinstance(m, dict) and m.get("ebs")]
+    disks = [("Root volume", root)] if root.get("volumeSize") is not None else [("Root volume" if i == 0 else f"Volume {i + 1}", ebs) for i, ebs in enumerate(template_disks)]
+    disks += [(f"EBS volume {i + 1}", ebs) for i, ebs in enumerate(inputs.get("ebsBlockDevices") or []) if isinstance(ebs, dict)]
+    if not any(label == "Root volume" for label, _ in disks):
+        result.notes.append("no root volume size given: the AMI's own root volume is not priced")
+    for label, ebs in disks:
+        size = to_decimal(ebs.get("volumeSize"), None)
+        if size is None:
+            result.notes.append(f"{label.lower()} has no size: not priced")
+            continue
+        result.components.extend(ebs_components(ctx, label, str(ebs.get("volumeType") or CREATE_VOLUME_DEFAULT), size,
+                                                to_decimal(ebs.get("iops")), to_decimal(ebs.get("throughput")), count=share))
     return result
 
 

@@ -15,9 +15,17 @@ FREE_TYPES = frozenset({
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:ec2/networkAcl:NetworkAcl", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation", "aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation",
     "aws:ec2/tag:Tag", "aws:ec2/flowLog:FlowLog", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/keyPair:KeyPair",
+    # A network interface costs nothing; a public address on it is priced on its Elastic IP.
+    "aws:ec2/networkInterface:NetworkInterface",
     "aws:kms/alias:Alias", "aws:kms/grant:Grant", "aws:kms/keyPolicy:KeyPolicy",
-    "aws:glue/catalogDatabase:CatalogDatabase",
+    "aws:glue/catalogDatabase:CatalogDatabase", "aws:glue/catalogTable:CatalogTable",  # the first million catalog objects are free
+    "aws:bcmdata/export:Export",  # Data Exports are free; what they deliver is S3 storage, priced on the bucket
+    # A workgroup costs nothing; its queries are billed per TB scanned (capped per query by its
+    # bytesScannedCutoffPerQuery), a few cents a month for the billing report: not priced here.
+    "aws:athena/workgroup:Workgroup",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy", "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+    # Cached images are storage of the repositories ECR creates for them; scans are Amazon Inspector's, per image.
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule", "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
     "aws:eks/addon:Addon", "aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:eks/accessEntry:AccessEntry",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "aws:eks/identityProviderConfig:IdentityProviderConfig",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy",
@@ -31,6 +39,7 @@ FREE_TYPES = frozenset({
     "aws:budgets/budget:Budget", "aws:budgets/budgetAction:BudgetAction", "aws:costexplorer/costAllocationTag:CostAllocationTag",
     "aws:costexplorer/anomalyMonitor:AnomalyMonitor", "aws:costexplorer/anomalySubscription:AnomalySubscription",
     "aws:s3:BucketEventSubscription",
+    "aws:codebuild/webhook:Webhook",  # what the runner costs is build minutes, priced on its project
 })
 # Whole services or packages that are free: IAM, S3 bucket configuration (the bucket itself is
 # priced), auto scaling targets and policies (capacity is priced on what they scale), and

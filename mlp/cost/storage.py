@@ -14,6 +14,7 @@ from mlp.cost.tiers import first_tier_price
 
 CREATE_VOLUME_DEFAULT = "gp2"  # EC2 CreateVolume: "VolumeType ... Default: gp2"
 CSI_DEFAULT = "gp3"  # aws-ebs-csi-driver StorageClass parameter "type": default gp3
+EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
 
 
 def ebs_components(ctx: PricingContext, label: str, volume_type: str, size_gb: Decimal, iops: Decimal = ZERO, throughput: Decimal = ZERO,
@@ -85,6 +86,10 @@ def _persistent_volume_claim(resource, usage, ctx):
     size = kubernetes_quantity(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
     if size is None:
         return []
+    storage_class = ctx.storage_class_of(spec.get("storageClassName"))
+    if storage_class is not None and storage_class.inputs.get("provisioner") not in (None, *EBS_PROVISIONERS):
+        # A claim of a non-EBS class (the team folders' static EFS volumes) is billed on what backs it.
+        return ResourceCost(resource, [], notes=[f"class {spec.get('storageClassName')} is not EBS: priced on the volume's own resource"])
     components, notes = claim_components(ctx, "Volume", size / GIB, spec.get("storageClassName"))
     return ResourceCost(resource, components, notes=notes)
 

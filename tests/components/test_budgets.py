@@ -33,7 +33,7 @@ def test_an_environment_budget_and_one_per_configured_team(stack):
 
 def test_alerts_reach_people_and_the_topic(stack):
     plan = planned(stack)
-    (topic,) = plan.run.by_type("aws:sns/topic:Topic")
+    (topic,) = [t for t in plan.run.by_type("aws:sns/topic:Topic") if t.inputs["name"] == f"{plan.config.name_prefix}-budget-alerts"]
     for budget in _budgets(stack).values():
         notifications = budget.inputs["notifications"]
         actual = sorted(n["threshold"] for n in notifications if n["notificationType"] == "ACTUAL")
@@ -43,8 +43,10 @@ def test_alerts_reach_people_and_the_topic(stack):
             assert notification["subscriberEmailAddresses"] == list(plan.config.budgets.alert_emails)
             assert notification["subscriberSnsTopicArns"] == [topic.outputs["arn"]]
     (policy,) = plan.run.by_type("aws:sns/topicPolicy:TopicPolicy")
-    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
-    assert statement["Principal"] == {"Service": "budgets.amazonaws.com"} and statement["Resource"] == topic.outputs["arn"]
+    # AWS Budgets and, for the billing exports' anomaly alerts, Cost Anomaly Detection may publish; nobody else.
+    budgets_statement, anomalies_statement = json.loads(policy.inputs["policy"])["Statement"]
+    assert budgets_statement["Principal"] == {"Service": "budgets.amazonaws.com"} and budgets_statement["Resource"] == topic.outputs["arn"]
+    assert anomalies_statement["Principal"] == {"Service": "costalerts.amazonaws.com"} and anomalies_statement["Resource"] == topic.outputs["arn"]
 
 
 @pytest.mark.parametrize("stack,activated", [("dev", False), ("staging", False), ("prod", True)])
@@ -81,7 +83,7 @@ def test_filter_expressions_come_with_the_metrics_the_provider_requires(stack):
 
 def test_alerts_are_encrypted_with_a_key_only_aws_budgets_publishes_with(stack):
     plan = planned(stack)
-    (topic,) = plan.run.by_type("aws:sns/topic:Topic")
+    (topic,) = [t for t in plan.run.by_type("aws:sns/topic:Topic") if t.inputs["name"] == f"{plan.config.name_prefix}-budget-alerts"]
     (key,) = [k for k in plan.run.by_type("aws:kms/key:Key") if k.outputs["arn"] == topic.inputs.get("kmsMasterKeyId")]
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}

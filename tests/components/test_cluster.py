@@ -3,6 +3,7 @@ a hardened on-demand system node group, the default encrypted StorageClass and t
 
 import json
 
+import botocore.session
 import pytest
 import yaml
 from pulumi.runtime import rpc
@@ -130,7 +131,8 @@ def test_kubernetes_provider_is_built_from_a_secret_kubeconfig_of_the_cluster(st
 
 def test_addons_are_pinned_to_config_versions(stack):
     spec = planned(stack).config.cluster
-    addons = {a.inputs["addonName"]: a for a in _resources(stack, "aws:eks/addon:Addon")}
+    # The cluster's own add-ons; the team folders bring the EFS CSI driver (tests/components/test_team_folders.py).
+    addons = {a.inputs["addonName"]: a for a in _resources(stack, "aws:eks/addon:Addon") if "$mlplatform:compute:Cluster$" in a.urn}
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == spec.addons.by_addon_name()
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"}
     ebs = addons["aws-ebs-csi-driver"]
@@ -194,11 +196,13 @@ def test_network_policies_are_enforced_by_the_cni(stack):
     assert (major, minor) >= (1, 14)
 
 
-def test_system_node_group_is_on_demand_through_a_hardened_launch_template(stack):
+def test_system_node_group_runs_through_a_hardened_launch_template(stack):
     spec = planned(stack).config.cluster.system_node_group
     group = _one(stack, "aws:eks/nodeGroup:NodeGroup")
-    template = _one(stack, "aws:ec2/launchTemplate:LaunchTemplate")
-    assert group.inputs["capacityType"] == "ON_DEMAND"
+    (template,) = [t for t in _resources(stack, "aws:ec2/launchTemplate:LaunchTemplate") if t.inputs["name"].endswith("-system-nodes")]
+    assert group.inputs["capacityType"] == spec.capacity_type
+    # Only dev accepts minutes without its controllers; production's stay on-demand.
+    assert spec.capacity_type == ("SPOT" if stack == "dev" else "ON_DEMAND")
     assert group.inputs["instanceTypes"] == list(spec.instance_types)
     assert group.inputs["scalingConfig"] == {"minSize": spec.min_size, "desiredSize": spec.desired_size, "maxSize": spec.max_size}
     assert group.inputs["labels"] == {POOL_LABEL: "system"}
@@ -342,8 +346,10 @@ def _cluster(document):
 @pytest.mark.parametrize("edit,expected", [
     (lambda c: c["systemNodeGroup"].update(minSize=3, maxSize=2, desiredSize=2),
      "mlplatform:cluster.systemNodeGroup.maxSize: must be >= minSize (3), got 2"),
-    (lambda c: c["systemNodeGroup"].update(instanceTypes=["m7g.large"]),
-     "mlplatform:cluster.systemNodeGroup.instanceTypes[0]: m7g.large is an Arm (Graviton) instance"),
+    (lambda c: c["systemNodeGroup"].update(capacityType="SPOT", instanceTypes=["t4g.large"]),
+     "mlplatform:cluster.systemNodeGroup.instanceTypes: a spot node group needs two or more instance types"),
+    (lambda c: c["systemNodeGroup"].update(instanceTypes=["m7g.large", "m6i.large"]),
+     "mlplatform:cluster.systemNodeGroup.instanceTypes[1]: m6i.large is x86_64 but m7g.large is not; one group runs one AMI"),
     (lambda c: c.update(supportType="LTS"),
      "mlplatform:cluster.supportType: expected one of STANDARD, EXTENDED, got 'LTS'"),
     (lambda c: c["systemNodeGroup"].update(desiredSize=9),
@@ -374,3 +380,15 @@ def test_bad_cluster_config_exits_2_with_one_line(write_stack, edit, expected):
     assert done.returncode == 2, done.stdout
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "Pulumi.dev.yaml: " in done.stderr and expected in done.stderr
+
+
+@pytest.mark.parametrize("instance_types, ami_type", [(["t3.large", "t3a.large"], "AL2023_x86_64_STANDARD"),
+                                                      (["t4g.large", "m7g.large"], "AL2023_ARM_64_STANDARD")])
+def test_the_system_node_group_runs_the_ami_of_its_instances_architecture(plan_edited, instance_types, ami_type):
+    plan = plan_edited("dev", lambda config: config["mlplatform:cluster"]["systemNodeGroup"].update(instanceTypes=instance_types))
+    (group,) = [r for r in plan.resources if r.type == "aws:eks/nodeGroup:NodeGroup"]
+    assert group.inputs["amiType"] == ami_type
+    assert group.inputs["instanceTypes"] == instance_types
+    assert group.inputs["capacityType"] == planned("dev").config.cluster.system_node_group.capacity_type
+    # Both are values EKS accepts (its API model's AMITypes).
+    assert ami_type in botocore.session.get_session().get_service_model("eks").shape_for("AMITypes").enum

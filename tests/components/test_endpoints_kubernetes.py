@@ -13,6 +13,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from components.endpoint_capture import HEALTH_PORT as SHIPPER_HEALTH_PORT
 from components.tagging import LABEL_FOR_TAG
 from components.nodepools import GPU_RESOURCE
 from components.workloads import POD_USER_ID, TRACK_LABEL
@@ -101,7 +102,8 @@ def test_serving_pods_have_probes_and_run_the_configured_model(stack):
     deployments = _objects(stack, "Deployment")
     for endpoint in _kubernetes_endpoints(stack):
         serving = endpoint.kubernetes
-        (container,) = deployments[endpoint.name]["spec"]["template"]["spec"]["containers"]
+        # The model server; an endpoint that captures also runs the capture shipper (test_endpoint_capture.py).
+        container = next(c for c in deployments[endpoint.name]["spec"]["template"]["spec"]["containers"] if c["name"] == "server")
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             assert container[probe]["httpGet"] == {"path": serving.health_path, "port": "http"}
         assert container["ports"] == [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}]
@@ -135,7 +137,9 @@ def test_disruption_budget_network_policy_and_internal_alb(stack):
         assert policy["policyTypes"] == ["Ingress", "Egress"]
         (allowed,) = policy["ingress"]
         assert allowed["from"] == [{"ipBlock": {"cidr": str(planned(stack).config.network.vpc_cidr)}}]
-        assert allowed["ports"] == [{"protocol": "TCP", "port": endpoint.kubernetes.port}]
+        # The capture shipper's health port is open to the kubelet's probes where the endpoint captures.
+        shipper = [{"protocol": "TCP", "port": SHIPPER_HEALTH_PORT}] if endpoint.capture is not None else []
+        assert allowed["ports"] == [{"protocol": "TCP", "port": endpoint.kubernetes.port}] + shipper
         ingress = ingresses[endpoint.name]
         assert ingress["spec"]["ingressClassName"] == "alb"
         annotations = ingress["metadata"]["annotations"]
@@ -144,7 +148,10 @@ def test_disruption_budget_network_policy_and_internal_alb(stack):
         # The controller-made load balancer carries the six cost tags too.
         alb_tags = dict(pair.split("=", 1) for pair in annotations["alb.ingress.kubernetes.io/tags"].split(","))
         assert set(alb_tags) == {"CostCenter", "Environment", "Project", "Team", "Component", "ManagedBy"}
-        assert alb_tags["Team"] == endpoint.team and alb_tags["Component"] == "endpoints"
+        # A shared ALB is the network's and the platform team's (tests/components/test_load_balancers.py).
+        shared = planned(stack).config.cluster.shared_load_balancer
+        owner = (planned(stack).config.platform_team, "network") if shared else (endpoint.team, "endpoints")
+        assert (alb_tags["Team"], alb_tags["Component"]) == owner
 
 
 def test_serving_albs_are_https_only_from_the_allowed_networks_and_logged(stack):
@@ -162,7 +169,8 @@ def test_serving_albs_are_https_only_from_the_allowed_networks_and_logged(stack)
         attributes = dict(item.split("=", 1) for item in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(","))
         assert attributes["access_logs.s3.enabled"] == "true"
         assert attributes["access_logs.s3.bucket"] == plan.config.datalake.access_log_bucket_name
-        assert attributes["access_logs.s3.prefix"] == f"alb/endpoints/{endpoint.name}"
+        shared = plan.config.cluster.shared_load_balancer
+        assert attributes["access_logs.s3.prefix"] == (f"alb/{plan.config.name_prefix}" if shared else f"alb/endpoints/{endpoint.name}")
         assert attributes["deletion_protection.enabled"] == str(public.deletion_protection).lower()
         assert "alb.ingress.kubernetes.io/auth-type" not in annotations  # no sign-in configured in the stack files
 
@@ -267,7 +275,10 @@ def test_pods_get_roles_scoped_to_their_model_and_scoring_prefixes(stack):
         reads = {r for s in statements if s["Action"] == ["s3:GetObject"] for r in s["Resource"]}
         models = [endpoint.model] + ([endpoint.kubernetes.canary.model] if endpoint.kubernetes.canary and endpoint.kubernetes.canary.model else [])
         assert reads == {f"arn:aws:s3:::{m.bucket}/{m.key}" + ("*" if m.is_prefix else "") for m in models}
-        assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for s in statements for a in s["Action"])
+        # Writes only its captures, if it captures (test_endpoint_capture.py scopes them).
+        model_statements = [s for s in statements if s["Sid"] != "WriteCaptures"]
+        assert not any(a.startswith("s3:Put") or a.startswith("s3:Delete") for s in model_statements for a in s["Action"])
+        assert len(model_statements) == len(statements) - (endpoint.capture is not None)
     curated = f"arn:aws:s3:::{lake.bucket_name('curated')}"
     for job in plan.config.batch_jobs:
         role, statements = _policy_statements(stack, f"{plan.config.name_prefix}-job-{job.name}")

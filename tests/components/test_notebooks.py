@@ -369,7 +369,8 @@ def test_the_hub_alb_logs_access_and_refuses_deletion_where_the_stack_says(stack
     attributes = dict(item.split("=", 1) for item in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(","))
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == plan.config.datalake.access_log_bucket_name
-    assert attributes["access_logs.s3.prefix"] == "alb/notebooks"
+    # A shared ALB logs under its ingress group's name (tests/components/test_load_balancers.py).
+    assert attributes["access_logs.s3.prefix"] == f"alb/{plan.config.name_prefix if plan.config.cluster.shared_load_balancer else 'notebooks'}"
     assert attributes["deletion_protection.enabled"] == str(plan.config.notebooks.ingress.deletion_protection).lower()
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert {"dev": "false", "staging": "false", "prod": "true"}[stack] == attributes["deletion_protection.enabled"]
@@ -395,7 +396,8 @@ def test_the_load_balancer_carries_all_cost_tags(stack):
     annotation = _values(stack)["ingress"]["annotations"]["alb.ingress.kubernetes.io/tags"]
     tags = dict(pair.split("=", 1) for pair in annotation.split(","))
     assert set(tags) == set(REQUIRED_TAG_KEYS)
-    assert tags["Component"] == "notebooks" and tags["Environment"] == stack
+    # A shared ALB is the network's (tests/components/test_load_balancers.py).
+    assert tags["Component"] == ("network" if planned(stack).config.cluster.shared_load_balancer else "notebooks") and tags["Environment"] == stack
 
 
 def test_pods_and_volumes_of_the_chart_carry_the_cost_labels(stack):

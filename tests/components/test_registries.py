@@ -274,3 +274,57 @@ def test_bad_registries_config_is_exit_2_with_one_line(edit, key, words, write_s
     assert main(["plan", "dev", "--config-file", str(path)]) == 2
     stderr = capsys.readouterr().err
     assert stderr.count("\n") == 1 and key in stderr and str(path.name) in stderr and "Traceback" not in stderr
+
+
+# ---- registry-wide settings: enhanced scanning and the pull-through cache (one owner per account and region) ----
+
+SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+CREATION_TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+
+
+@pytest.mark.parametrize("stack,owner", [("dev", False), ("staging", True), ("prod", True)])
+def test_the_owner_stack_scans_every_repository_with_inspector(stack, owner):
+    scanning = planned(stack).run.by_type(SCANNING)
+    assert len(scanning) == owner
+    if owner:
+        (config,) = scanning
+        assert config.inputs["scanType"] == "ENHANCED"
+        assert config.inputs["rules"] == [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_base_images_are_cached_from_their_public_registries_with_tagged_repositories(stack):
+    rules = {r.inputs["ecrRepositoryPrefix"]: r.inputs for r in planned(stack).run.by_type(CACHE_RULE)}
+    assert rules["ecr-public"] == {"ecrRepositoryPrefix": "ecr-public", "upstreamRegistryUrl": "public.ecr.aws"}
+    assert rules["docker-hub"]["upstreamRegistryUrl"] == "registry-1.docker.io"
+    assert ":secret:ecr-pullthroughcache/" in rules["docker-hub"]["credentialArn"]
+    assert f":secretsmanager:{planned(stack).config.region}:" in rules["docker-hub"]["credentialArn"]
+    templates = {t.inputs["prefix"]: t.inputs for t in planned(stack).run.by_type(CREATION_TEMPLATE)}
+    assert set(templates) == set(rules)
+    for template in templates.values():
+        assert template["appliedFors"] == ["PULL_THROUGH_CACHE"]
+        # What ECR creates for the cache is billed like the rest of the registries: all six keys.
+        assert set(REQUIRED_TAG_KEYS) <= set(template["resourceTags"]) and template["resourceTags"]["Component"] == "registries"
+        rules_of_lifecycle = json.loads(template["lifecyclePolicy"])["rules"]
+        assert [rule["selection"]["tagStatus"] for rule in rules_of_lifecycle] == ["untagged", "tagged"]
+
+
+BAD_REGISTRY_SETTINGS = [
+    (lambda s: s["pullThroughCache"][1].pop("credentialArn"), "pullThroughCache[1].credentialArn", "only with credentials"),
+    (lambda s: s["pullThroughCache"][0].update(credentialArn=s["pullThroughCache"][1]["credentialArn"]), "pullThroughCache[0].credentialArn", "is public"),
+    (lambda s: s["pullThroughCache"][1].update(credentialArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub-x1"),
+     "pullThroughCache[1].credentialArn", "ecr-pullthroughcache/"),
+    (lambda s: s.update(scanType="BASIC"), "scanFrequency", "only scans on push"),
+    (lambda s: s["pullThroughCache"].append({"upstream": "ecr-public"}), "pullThroughCache[2].prefix", "duplicate pull-through cache prefix"),
+    (lambda s: s["pullThroughCache"].append({"upstream": "nvcr"}), "pullThroughCache[2].upstream", "ecr-public"),
+]
+
+
+@pytest.mark.parametrize("edit,key,words", BAD_REGISTRY_SETTINGS)
+def test_bad_registry_settings_are_refused_with_their_key(edit, key, words, write_stack):
+    document = stack_yaml("staging")
+    edit(document["config"]["mlplatform:registries"]["registrySettings"])
+    with pytest.raises(UserError) as error:
+        plan_stack("staging", str(write_stack("staging", document)))
+    assert error.value.key == f"mlplatform:registries.registrySettings.{key}" and words in error.value.message, (error.value.key, error.value.message)

@@ -54,4 +54,4 @@ def test_program_itself_reports_bad_config_as_a_plain_run_error():
     raw["mlplatform:network"]["natGateways"] = "many"
     with pytest.raises(pulumi.RunError) as raised:
         run_program("dev", as_pulumi_config(raw), "us-east-1")
-    assert str(raised.value) == "stacks/Pulumi.dev.yaml: mlplatform:network.natGateways: expected one of single, one-per-az, got 'many'"
+    assert str(raised.value) == "stacks/Pulumi.dev.yaml: mlplatform:network.natGateways: expected one of single, one-per-az, instance, got 'many'"

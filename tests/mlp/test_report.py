@@ -207,3 +207,81 @@ def test_no_credentials_is_exit_2(tmp_path, monkeypatch):
     status, out, err = report_in_process(tmp_path, good_answers)
     assert (status, out) == (2, "")
     assert err == "mlp report: AWS credentials: none found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+
+
+# --- months, Cost Explorer's Estimated flag, and the files finance opens ------------------------------
+
+
+def test_each_month_with_cost_explorers_estimated_flag(seeded):
+    endpoint, state = seeded
+    report = json.loads(_report(endpoint, state).stdout)
+    assert report["estimated"] is False
+    (month,) = report["months"]
+    assert (month["billingPeriodStart"], month["billingPeriodEnd"], month["status"]) == (START.isoformat(), END.isoformat(), "final")
+    # Teams without spend are there too, beside their estimate.
+    assert {t["team"]: t["actualCost"] for t in month["teams"] if t["actualCost"] != "0.00"} == {"ml-platform": "500.00", "vision": "250.00",
+                                                                                            "(untagged)": "150.00"}
+    assert all(t["estimatedCost"] is not None for t in month["teams"] if t["team"] in ("forecasting", "recommendations"))
+    assert month["actualCost"] == report["totalActualCost"] == "900.00"
+    assert month["costWithoutEnvironmentTag"] == "42.50"
+
+
+def test_a_month_cost_explorer_calls_estimated_says_so(moto_endpoint, aws_test_credentials, tmp_path):
+    requests.post(f"{moto_endpoint}/moto-api/reset")
+    results = [_ce_result("Environment", {"prod": "10.00"}), _ce_result("Team", {"vision": "10.00"}), _ce_result("Component", {"compute": "10.00"})]
+    for result in results:
+        result["ResultsByTime"][0]["Estimated"] = True
+    requests.post(f"{moto_endpoint}/moto-api/static/ce/cost-and-usage-results", json={"results": results}).raise_for_status()
+    state = tmp_path / "prod.json"
+    state.write_text(json.dumps(planned("prod").document))
+    report = json.loads(_report(moto_endpoint, state).stdout)
+    assert report["estimated"] is True and report["months"][0]["status"] == "estimated"
+
+
+def test_the_csv_sums_to_the_actual_spend_once(seeded, tmp_path):
+    """The old CSV put team, component and idle-GPU rows in one column: it summed to twice the spend."""
+    import csv
+
+    endpoint, state = seeded
+    out = tmp_path / "report.csv"
+    result = _report(endpoint, state, "--format", "csv", "--out", str(out))
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    with open(out, newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert sum(Decimal(row["BilledCost"]) for row in rows) == Decimal("900.00")
+    assert {row["x_Team"]: row["BilledCost"] for row in rows if row["BilledCost"] != "0.00"} == {"ml-platform": "500.00", "vision": "250.00",
+                                                                                               "(untagged)": "150.00"}
+    assert {row["x_Source"] for row in rows} == {"cost-explorer"} and {row["x_MonthStatus"] for row in rows} == {"final"}
+
+
+def test_html_from_cost_explorer_is_one_self_contained_page(seeded, tmp_path):
+    endpoint, state = seeded
+    out = tmp_path / "report.html"
+    result = _report(endpoint, state, "--format", "html", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "AWS Cost Explorer" in html and '<svg role="img"' in html and 'data-figure="months[0].teams[0].actualCost">500.00<' in html
+
+
+def test_a_failed_report_leaves_no_out_file(moto_endpoint, aws_test_credentials, tmp_path):
+    requests.post(f"{moto_endpoint}/moto-api/reset")
+    broken = {"ResultsByTime": [{"TimePeriod": {"Start": START.isoformat(), "End": END.isoformat()}, "Total": {}, "Estimated": "maybe",
+                                 "Groups": []}]}
+    requests.post(f"{moto_endpoint}/moto-api/static/ce/cost-and-usage-results", json={"results": [broken]}).raise_for_status()
+    state = tmp_path / "prod.json"
+    state.write_text(json.dumps(planned("prod").document))
+    out = tmp_path / "report.html"
+    result = _report(moto_endpoint, state, "--format", "html", "--out", str(out))
+    assert result.returncode == 1 and result.stderr == "mlp report: Cost Explorer GetCostAndUsage: ResultsByTime[0].Estimated: expected true or false, got 'maybe'\n"
+    assert list(tmp_path.iterdir()) == [state]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--format", "csv", "--by", "Component"], "command line: --format: the CSV report is by team: include Team in --by"),
+    (["--out", "x.txt"], "command line: --out: the table is for the terminal; give --format json, csv or html with --out"),
+])
+def test_file_formats_need_what_they_show(args, message, tmp_path):
+    state = tmp_path / "prod.json"
+    state.write_text(json.dumps(SMALL_EXPORT))
+    status, out, err = run_main("report", str(state), *args)
+    assert (status, out, err) == (2, "", f"mlp report: {message}\n")

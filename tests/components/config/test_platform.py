@@ -138,7 +138,7 @@ def test_bad_config_from_the_real_command_line(write_stack):
     result = run_mlp("plan", "prod", "--config-file", str(path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"mlp plan: {path}: mlplatform:network.natGateways: expected one of single, one-per-az, got 'many'"
+        f"mlp plan: {path}: mlplatform:network.natGateways: expected one of single, one-per-az, instance, got 'many'"
     ]
     assert result.stdout == ""
 

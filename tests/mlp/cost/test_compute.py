@@ -71,3 +71,44 @@ def test_karpenter_pool_of_types_missing_from_the_catalogue_is_price_not_found()
     cost = priced(export(pool)).costs[0]
     assert cost.price_not_found
 
+
+
+def test_instance_takes_its_type_and_root_volume_from_its_launch_template():
+    template = resource("aws:ec2/launchTemplate:LaunchTemplate", "nat-lt", {
+        "name": "nat", "instanceType": "t4g.nano",
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 8, "volumeType": "gp3", "encrypted": "true"}}]})
+    instance = resource("aws:ec2/instance:Instance", "nat", {"launchTemplate": {"id": "nat-lt-id", "version": "1"}})
+    cost = cost_of(export(template, instance), "nat")
+    month = usd("0.0042") * 730 + 8 * usd("0.08")
+    assert cost.monthly_cost == cost.floor_cost == cost.ceiling_cost == month  # runs all month whatever the load
+    assert [c.name for c in cost.components] == ["Instance usage (Linux, on-demand, t4g.nano)", "Root volume: storage (gp3)"]
+
+
+def test_instance_arguments_override_its_launch_template_and_extra_volumes_count(tmp_path):
+    template = resource("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"name": "lt", "instanceType": "t4g.nano",
+                                                                         "blockDeviceMappings": [{"ebs": {"volumeSize": 8, "volumeType": "gp3"}}]})
+    instance = resource("aws:ec2/instance:Instance", "box", {
+        "launchTemplate": {"name": "lt"}, "instanceType": "m5.large",
+        "rootBlockDevice": {"volumeSize": 30, "volumeType": "gp3", "iops": 4000},
+        "ebsBlockDevices": [{"deviceName": "/dev/sdf", "volumeSize": 100}]})  # no type: EC2's default, gp2
+    cost = cost_of(export(template, instance), "box")
+    assert cost.monthly_cost == usd("0.096") * 730 + 30 * usd("0.08") + 1000 * usd("0.005") + 100 * usd("0.10")
+    half_month = cost_of(export(template, instance), "box", {"resource_usage": {"box": {"monthly_hrs": 365}}}, tmp_path)
+    assert half_month.monthly_cost == cost.monthly_cost / 2
+
+
+def test_instance_on_spot_and_without_a_type_is_flagged_not_counted_as_zero():
+    spot = resource("aws:ec2/instance:Instance", "spot", {"instanceType": "m5.large", "instanceMarketOptions": {"marketType": "spot"},
+                                                          "rootBlockDevice": {"volumeSize": 8, "volumeType": "gp3"}})
+    assert cost_of(export(spot), "spot").monthly_cost == usd("0.096") * usd("0.35") * 730 + 8 * usd("0.08")
+    untyped = cost_of(export(resource("aws:ec2/instance:Instance", "bare", {"ami": "ami-1"})), "bare")
+    assert untyped.price_not_found and "instance type" in untyped.notes[0]
+    sized_by_ami = cost_of(export(resource("aws:ec2/instance:Instance", "ami-root", {"instanceType": "t4g.nano"})), "ami-root")
+    assert sized_by_ami.monthly_cost == usd("0.0042") * 730 and "root volume" in sized_by_ami.notes[0]
+
+
+def test_network_interfaces_are_free_and_their_elastic_ip_is_not():
+    result = priced(export(resource("aws:ec2/networkInterface:NetworkInterface", "eni", {"subnetId": "s", "sourceDestCheck": False}),
+                           resource("aws:ec2/eip:Eip", "ip", {"domain": "vpc", "networkInterface": "eni-id"})))
+    assert [c.resource.name for c in result.costs] == ["ip"] and result.free_resources == 1
+    assert result.costs[0].monthly_cost == usd("3.65")

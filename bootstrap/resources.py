@@ -1,0 +1,194 @@
+"""The bootstrap's resources: the Pulumi state bucket and secrets key, GitHub's OIDC provider, and
+per environment a deploy role (and a read-only preview role) that only that environment's
+workflow jobs on its branch can assume; a read-only billing role for the monthly cost report."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from bootstrap import permissions
+from bootstrap.config import BootstrapConfig, EnvironmentConfig
+
+GITHUB_ISSUER = "token.actions.githubusercontent.com"
+AUDIENCE = "sts.amazonaws.com"
+COST_REPORT_ACTIONS = ["budgets:ViewBudget", "ce:GetCostAndUsage", "ce:GetCostForecast", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+
+
+def subject(config: BootstrapConfig, environment: str, ref: str) -> str:
+    """The `sub` claim of a job in `environment` on `ref`: GitHub's default form names only the
+    environment; with the repository's subject template set to repo, context, ref (docs/deploy.md)
+    it names the ref as well, so the branch is part of the trust."""
+    base = f"repo:{config.repository}:environment:{environment}"
+    return f"{base}:ref:{ref}" if config.subject_claims == "environment-and-ref" else base
+
+
+def github_trust(provider_arn: str, sub: str) -> str:
+    operator = "StringLike" if "*" in sub else "StringEquals"
+    condition: dict = {"StringEquals": {f"{GITHUB_ISSUER}:aud": AUDIENCE}}
+    condition.setdefault(operator, {})[f"{GITHUB_ISSUER}:sub"] = sub
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition,
+    }]})
+
+
+def state_statements(bucket_arn: str, key_arn: str, project: str, stack: str, write: bool) -> list[dict]:
+    """The stack's own files of a DIY (S3) backend (`.pulumi/<kind>/<project>/<stack>...`) and the
+    secrets key. Previews read them and take the stack's lock; deployments write them too."""
+    own = [f"{bucket_arn}/.pulumi/{kind}/{project}/{stack}{suffix}" for kind, suffix in
+           (("stacks", ".json*"), ("history", "/*"), ("backups", "/*"), ("locks", "/*"))]
+    locks = f"{bucket_arn}/.pulumi/locks/{project}/{stack}/*"
+    found = [
+        {"Sid": "ListState", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket_arn},
+        {"Sid": "ReadState", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{bucket_arn}/.pulumi/meta.yaml", *own]},
+        {"Sid": "WriteState", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": own if write else [locks]},
+        {"Sid": "SecretsKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey", *(["kms:Encrypt", "kms:GenerateDataKey"])],
+         "Resource": key_arn},
+    ]
+    return found
+
+
+class Bootstrap(pulumi.ComponentResource):
+    def __init__(self, name: str, config: BootstrapConfig, inventory: dict, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:bootstrap:Bootstrap", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        account_id = identity.account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        # --- the secrets provider: `pulumi stack init --secrets-provider awskms://alias/<this>` --------
+        self.secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Pulumi secrets of the {config.project} stacks",
+            enable_key_rotation=True,
+            deletion_window_in_days=config.kms_deletion_window_days,
+            policy=pulumi.Output.all(account_id, partition).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
+                # Key use is granted by IAM policies (the deploy roles'); the key policy defers to them.
+                {"Sid": "AccountIamPolicies", "Effect": "Allow", "Principal": {"AWS": f"arn:{v[1]}:iam::{v[0]}:root"}, "Action": "kms:*", "Resource": "*"},
+            ]})),
+            opts=kept,
+        )
+        self.secrets_alias = aws.kms.Alias(f"{name}-secrets", name=f"alias/{config.project}-pulumi-secrets", target_key_id=self.secrets_key.key_id,
+                                           opts=child)
+
+        # --- the state bucket: versioned, encrypted with the key, private, TLS only ----------------
+        self.state_bucket = aws.s3.Bucket(f"{name}-state", bucket=config.state_bucket, force_destroy=False, opts=kept)
+        aws.s3.BucketVersioning(f"{name}-state", bucket=self.state_bucket.id,
+                                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=kept)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-state", bucket=self.state_bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=self.secrets_key.arn),
+                bucket_key_enabled=True)],
+            opts=kept,
+        )
+        aws.s3.BucketPublicAccessBlock(f"{name}-state", bucket=self.state_bucket.id, block_public_acls=True, block_public_policy=True,
+                                       ignore_public_acls=True, restrict_public_buckets=True, opts=kept)
+        aws.s3.BucketOwnershipControls(f"{name}-state", bucket=self.state_bucket.id,
+                                       rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=kept)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-state", bucket=self.state_bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="old-state-versions", status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=config.state_noncurrent_days),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7),
+            )],
+            opts=kept,
+        )
+
+        # --- GitHub's OIDC provider ---------------------------------------------------------------
+        if config.create_oidc_provider:
+            provider = aws.iam.OpenIdConnectProvider(f"{name}-github", url=f"https://{GITHUB_ISSUER}", client_id_lists=[AUDIENCE], opts=child)
+            provider_arn = provider.arn
+        else:
+            provider_arn = pulumi.Output.all(partition, account_id).apply(lambda v: f"arn:{v[0]}:iam::{v[1]}:oidc-provider/{GITHUB_ISSUER}")
+
+        # --- per environment: the deploy role and the preview role ----------------------------------
+        self.deploy_role_arns: dict[str, pulumi.Output[str]] = {}
+        self.preview_role_arns: dict[str, pulumi.Output[str]] = {}
+        principals = [*config.admins]
+        for environment in config.environments:
+            deploy, preview = self._environment_roles(name, config, environment, inventory[environment.name], provider_arn, account_id, partition)
+            self.deploy_role_arns[environment.name] = deploy.arn
+            principals.append(deploy.arn)
+            if preview is not None:
+                self.preview_role_arns[environment.name] = preview.arn
+                principals.append(preview.arn)
+        self.cost_report_role_arn = None
+        if config.cost_report_environment:
+            role = aws.iam.Role(
+                f"{name}-cost-report",
+                name=f"{config.project}-cost-report",
+                description="Monthly cost report (.github/workflows/cost-report.yml): read-only billing",
+                assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, config.cost_report_environment, "refs/heads/main"))),
+                opts=child,
+            )
+            aws.iam.RolePolicy(f"{name}-cost-report", role=role.id, policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Sid": "ReadBilling", "Effect": "Allow", "Action": COST_REPORT_ACTIONS, "Resource": "*"}]}), opts=child)
+            self.cost_report_role_arn = role.arn
+
+        # Only the admins and the roles above reach the state; nobody without TLS.
+        aws.s3.BucketPolicy(
+            f"{name}-state",
+            bucket=self.state_bucket.id,
+            policy=pulumi.Output.all(self.state_bucket.arn, *principals).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [v[0], f"{v[0]}/*"],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                {"Sid": "OnlyThePlatformsPrincipals", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [v[0], f"{v[0]}/*"],
+                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted(v[1:])}}},
+            ]})),
+            opts=kept,
+        )
+        self.register_outputs({
+            "stateBucket": self.state_bucket.bucket,
+            "backendUrl": self.state_bucket.bucket.apply(lambda b: f"s3://{b}"),
+            "secretsProvider": self.secrets_alias.name.apply(lambda alias: f"awskms://{alias}"),
+            "deployRoleArns": self.deploy_role_arns,
+            "previewRoleArns": self.preview_role_arns,
+            "costReportRoleArn": self.cost_report_role_arn,
+        })
+
+    def _environment_roles(self, name, config: BootstrapConfig, environment: EnvironmentConfig, inventory: dict, provider_arn, account_id, partition):
+        child = pulumi.ResourceOptions(parent=self)
+        env = environment.name
+        deploy = aws.iam.Role(
+            f"{name}-{env}-deployer",
+            name=f"{config.project}-{env}-deployer",
+            description=f"pulumi up of the {env} stack from GitHub Actions ({config.repository}, environment {env}, {environment.branch})",
+            max_session_duration=environment.max_session_hours * 3600,
+            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, env, f"refs/heads/{environment.branch}"))),
+            opts=child,
+        )
+        declared = pulumi.Output.all(account_id, partition).apply(
+            lambda v: permissions.policy_documents(permissions.statements(inventory, v[0], v[1])))
+        count = len(permissions.policy_documents(permissions.statements(inventory, "000000000000")))
+        for index in range(count):
+            policy = aws.iam.Policy(f"{name}-{env}-deploy-{index + 1}", name=f"{config.project}-{env}-deploy-{index + 1}",
+                                    description=f"What the {env} stack declares ({index + 1}/{count}), from bootstrap/permissions.yaml",
+                                    policy=declared.apply(lambda documents, i=index: documents[i]), opts=child)
+            aws.iam.RolePolicyAttachment(f"{name}-{env}-deploy-{index + 1}", role=deploy.name, policy_arn=policy.arn, opts=child)
+        aws.iam.RolePolicy(f"{name}-{env}-deployer-state", role=deploy.id, policy=pulumi.Output.all(self.state_bucket.arn, self.secrets_key.arn).apply(
+            lambda v: json.dumps({"Version": "2012-10-17", "Statement": state_statements(v[0], v[1], config.project, env, write=True)})), opts=child)
+        preview = None
+        if environment.preview:
+            preview = aws.iam.Role(
+                f"{name}-{env}-preview",
+                name=f"{config.project}-{env}-preview",
+                description=f"pulumi preview of the {env} stack for pull requests ({config.repository}, environment {env}-preview)",
+                assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, f"{env}-preview", "refs/pull/*/merge"))),
+                opts=child,
+            )
+            reads = permissions.read_only(permissions.actions_for(inventory["types"]))
+            aws.iam.RolePolicy(f"{name}-{env}-preview", role=preview.id, policy=pulumi.Output.all(self.state_bucket.arn, self.secrets_key.arn).apply(
+                lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
+                    *state_statements(v[0], v[1], config.project, env, write=False),
+                    {"Sid": "ReadDeclared", "Effect": "Allow", "Action": reads, "Resource": "*",
+                     "Condition": {"StringEquals": {"aws:RequestedRegion": sorted({inventory["region"], permissions.GLOBAL_REGION})}}},
+                ]})), opts=child)
+        return deploy, preview
