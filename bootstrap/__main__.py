@@ -28,4 +28,5 @@ pulumi.export("backendUrl", bootstrap.state_bucket.bucket.apply(lambda bucket: f
 pulumi.export("secretsProvider", bootstrap.secrets_alias.name.apply(lambda alias: f"awskms://{alias}"))
 pulumi.export("deployRoleArns", bootstrap.deploy_role_arns)
 pulumi.export("previewRoleArns", bootstrap.preview_role_arns)
-pulumi.export("costReportRoleArn", bootstrap.cost_report_role_arn)
+pulumi.export("costReportRoleArns", bootstrap.cost_report_role_arns)
+pulumi.export("imagePushRoleArns", bootstrap.image_push_role_arns)

@@ -25,6 +25,8 @@ class EnvironmentConfig(Section):
     name: one_of(*ENVIRONMENTS) = Field(description="Stack (and GitHub environment) name.")
     branch: Branch = Field(default="main", description="The only branch whose workflow jobs may assume the deploy role.")
     preview: bool = Field(default=True, description="Whether a read-only preview role exists for pull requests (GitHub environment <name>-preview).")
+    cost_report: bool = Field(default=True, description="Whether a read-only billing role exists for the monthly cost report (GitHub environment billing-<name>).")
+    image_push: bool = Field(default=True, description="Whether a role exists that pushes images to the stack's ECR repositories (.github/workflows/images.yml).")
     max_session_hours: Int = Field(default=2, ge=1, le=12, description="Longest deploy session (pulumi up of prod takes up to ~90 minutes).")
 
 
@@ -39,7 +41,9 @@ class BootstrapConfig(Section):
     team: str = Field(default="ml-platform", description="Team tag of the bootstrap resources.")
     environments: tuple[EnvironmentConfig, ...] = Field(min_length=1, description="Environments that deploy from GitHub Actions.")
     create_oidc_provider: bool = Field(default=True, description="Create GitHub's OIDC provider (false if the account already has one).")
-    cost_report_environment: Optional[str] = Field(default="cost-report", description="GitHub environment of the monthly cost report (a read-only billing role); none: no role.")
+    billing_export_bucket: Optional[BucketName] = Field(
+        default=None, description="Bucket of the CUR 2.0 export (mlplatform:billing.exportBucketName); the cost-report roles read it through Athena.",
+    )
     state_noncurrent_days: Int = Field(default=90, ge=1, le=3650, description="Days old state versions are kept.")
     kms_deletion_window_days: Int = Field(default=30, ge=7, le=30, description="Waiting period before the secrets key can be deleted.")
     subject_claims: one_of("environment-and-ref", "environment") = Field(

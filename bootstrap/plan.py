@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = Counter(r.type for r in planned.resources if r.custom)
     for type_token, count in sorted(counts.items()):
         print(f"{count:4}  {type_token}")
-    protected = [r.name for r in planned.resources if r.protect]
+    protected = [f"{r.type.rsplit(':', 1)[1]} {r.name}" for r in planned.resources if r.protect]
     print(f"{sum(counts.values())} resources; protected: {', '.join(protected)}")
     policies = planned.by_type("aws:iam/policy:Policy")
     largest = max((len(r.inputs.get("policy", "")) for r in policies), default=0)

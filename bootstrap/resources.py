@@ -112,6 +112,8 @@ class Bootstrap(pulumi.ComponentResource):
         # --- per environment: the deploy role and the preview role ----------------------------------
         self.deploy_role_arns: dict[str, pulumi.Output[str]] = {}
         self.preview_role_arns: dict[str, pulumi.Output[str]] = {}
+        self.cost_report_role_arns: dict[str, pulumi.Output[str]] = {}
+        self.image_push_role_arns: dict[str, pulumi.Output[str]] = {}
         principals = [*config.admins]
         for environment in config.environments:
             deploy, preview = self._environment_roles(name, config, environment, inventory[environment.name], provider_arn, account_id, partition)
@@ -120,19 +122,12 @@ class Bootstrap(pulumi.ComponentResource):
             if preview is not None:
                 self.preview_role_arns[environment.name] = preview.arn
                 principals.append(preview.arn)
-        self.cost_report_role_arn = None
-        if config.cost_report_environment:
-            role = aws.iam.Role(
-                f"{name}-cost-report",
-                name=f"{config.project}-cost-report",
-                description="Monthly cost report (.github/workflows/cost-report.yml): read-only billing",
-                assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, config.cost_report_environment, "refs/heads/main"))),
-                opts=child,
-            )
-            aws.iam.RolePolicy(f"{name}-cost-report", role=role.id, policy=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Sid": "ReadBilling", "Effect": "Allow", "Action": COST_REPORT_ACTIONS, "Resource": "*"}]}), opts=child)
-            self.cost_report_role_arn = role.arn
-
+            if environment.cost_report:
+                self.cost_report_role_arns[environment.name] = self._cost_report_role(name, config, environment, inventory[environment.name],
+                                                                                      provider_arn, account_id, partition).arn
+            if environment.image_push:
+                self.image_push_role_arns[environment.name] = self._image_push_role(name, config, environment, inventory[environment.name],
+                                                                                    provider_arn, account_id, partition).arn
         # Only the admins and the roles above reach the state; nobody without TLS.
         aws.s3.BucketPolicy(
             f"{name}-state",
@@ -151,7 +146,8 @@ class Bootstrap(pulumi.ComponentResource):
             "secretsProvider": self.secrets_alias.name.apply(lambda alias: f"awskms://{alias}"),
             "deployRoleArns": self.deploy_role_arns,
             "previewRoleArns": self.preview_role_arns,
-            "costReportRoleArn": self.cost_report_role_arn,
+            "costReportRoleArns": self.cost_report_role_arns,
+            "imagePushRoleArns": self.image_push_role_arns,
         })
 
     def _environment_roles(self, name, config: BootstrapConfig, environment: EnvironmentConfig, inventory: dict, provider_arn, account_id, partition):
@@ -192,3 +188,74 @@ class Bootstrap(pulumi.ComponentResource):
                      "Condition": {"StringEquals": {"aws:RequestedRegion": sorted({inventory["region"], permissions.GLOBAL_REGION})}}},
                 ]})), opts=child)
         return deploy, preview
+
+    def _cost_report_role(self, name, config: BootstrapConfig, environment: EnvironmentConfig, inventory: dict, provider_arn, account_id, partition):
+        """The monthly cost report of one stack (.github/workflows/cost-report.yml, environment
+        billing-<stack>): reads billing data and nothing else."""
+        child = pulumi.ResourceOptions(parent=self)
+        env = environment.name
+        role = aws.iam.Role(
+            f"{name}-{env}-cost-report",
+            name=f"{config.project}-{env}-cost-report",
+            description=f"Monthly cost report of {env} (.github/workflows/cost-report.yml): read-only billing",
+            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, f"billing-{env}", "refs/heads/main"))),
+            opts=child,
+        )
+        region = inventory["region"]
+        policy = pulumi.Output.all(account_id, partition).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": cost_report_statements(
+            v[0], v[1], region, config.project, config.billing_export_bucket)}))
+        aws.iam.RolePolicy(f"{name}-{env}-cost-report", role=role.id, policy=policy, opts=child)
+        return role
+
+    def _image_push_role(self, name, config: BootstrapConfig, environment: EnvironmentConfig, inventory: dict, provider_arn, account_id, partition):
+        """Pushes the platform's images to the stack's repositories (.github/workflows/images.yml,
+        environment <stack> on main) through the registry's pull-through cache for base images."""
+        child = pulumi.ResourceOptions(parent=self)
+        env = environment.name
+        role = aws.iam.Role(
+            f"{name}-{env}-image-push",
+            name=f"{config.project}-{env}-image-push",
+            description=f"Pushes images to the {env} repositories (.github/workflows/images.yml)",
+            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, env, f"refs/heads/{environment.branch}"))),
+            opts=child,
+        )
+        region, prefix = inventory["region"], inventory["namePrefix"]
+        policy = pulumi.Output.all(account_id, partition).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": image_push_statements(
+            v[0], v[1], region, prefix)}))
+        aws.iam.RolePolicy(f"{name}-{env}-image-push", role=role.id, policy=policy, opts=child)
+        return role
+
+
+def cost_report_statements(account_id: str, partition: str, region: str, project: str, export_bucket: str | None) -> list[dict]:
+    """What `mlp report` reads: Cost Explorer, budgets, the GPU agent's metrics and, where the
+    account exports CUR 2.0, the export through the `<project>-billing` Athena workgroup."""
+    found = [{"Sid": "ReadBilling", "Effect": "Allow", "Action": COST_REPORT_ACTIONS, "Resource": "*"}]
+    if export_bucket:
+        bucket = f"arn:{partition}:s3:::{export_bucket}"
+        found += [
+            {"Sid": "Athena", "Effect": "Allow", "Action": ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:StartQueryExecution"],
+             "Resource": f"arn:{partition}:athena:{region}:{account_id}:workgroup/{project}-billing"},
+            {"Sid": "Catalog", "Effect": "Allow", "Action": ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable"],
+             "Resource": [f"arn:{partition}:glue:{region}:{account_id}:catalog", f"arn:{partition}:glue:{region}:{account_id}:database/*",
+                          f"arn:{partition}:glue:{region}:{account_id}:table/*/*"]},
+            {"Sid": "ReadExports", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket},
+            {"Sid": "ReadExportFiles", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket}/*"},
+            {"Sid": "WriteQueryResults", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{bucket}/athena-results/*"},
+        ]
+    return found
+
+
+def image_push_statements(account_id: str, partition: str, region: str, name_prefix: str) -> list[dict]:
+    repositories = f"arn:{partition}:ecr:{region}:{account_id}:repository/{name_prefix}/*"
+    cache = f"arn:{partition}:ecr:{region}:{account_id}:repository/ecr-public/*"
+    return [
+        {"Sid": "Login", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Sid": "Push", "Effect": "Allow", "Resource": repositories, "Action": [
+            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImageScanFindings",
+            "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
+            "ecr:UploadLayerPart"]},
+        {"Sid": "PullThroughCache", "Effect": "Allow", "Resource": cache, "Action": [
+            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository",
+            "ecr:GetDownloadUrlForLayer"]},
+        {"Sid": "Findings", "Effect": "Allow", "Action": ["inspector2:ListFindings"], "Resource": "*"},
+    ]

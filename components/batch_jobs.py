@@ -13,7 +13,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import BatchJobConfig
-from components.distributed.queues import QUEUE_LABEL
 from components.endpoints_sagemaker import lake_key_statement, model_read_statements
 from components.facts import StackFacts
 from components.iam import policy_document
@@ -27,6 +26,7 @@ from components.workloads import (
     egress_rules,
     env_list,
     image_pin_annotations,
+    job_template_labels,
     pod_scheduling,
     pod_security_context,
     scratch_volume,
@@ -102,8 +102,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
-                    # Kueue admits each run within the team's quota (it suspends Jobs that name a queue).
-                    "metadata": {"labels": {**labels, QUEUE_LABEL: placement.local_queue} if placement.local_queue else labels},
+                    "metadata": {"labels": job_template_labels(labels, placement)},
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": job.active_deadline_seconds,

@@ -157,7 +157,7 @@ class BillingExports(pulumi.ComponentResource):
         if owns_account_billing:
             if settings.export_bucket_name is None:  # config rules this out; say so if a what-if copy does not
                 raise ValueError("billing.exportBucketName is required in the stack that owns account-wide billing resources")
-            self._exports(name, settings, facts, tags, access_log_bucket_name)
+            self._exports(name, settings, facts, tagging, access_log_bucket_name)
 
         # One monitor for the environment's spend, one per team within it: scope -> (suffix, team, threshold).
         scopes = {"environment": ("environment", None, settings.anomalies.environment_threshold_usd)}
@@ -190,9 +190,10 @@ class BillingExports(pulumi.ComponentResource):
         self.monitor_arns = {scope: monitor.arn for scope, monitor in self.monitors.items()}
         self.register_outputs({"billingBucket": self.bucket_name, "athenaWorkgroup": self.workgroup_name, "anomalyMonitorArns": self.monitor_arns})
 
-    def _exports(self, name: str, settings: BillingConfig, facts: StackFacts, tags: dict, access_log_bucket_name: str) -> None:
+    def _exports(self, name: str, settings: BillingConfig, facts: StackFacts, tagging: CostTagging, access_log_bucket_name: str) -> None:
         # Finance's history: kept like the lake's data where the lake is protected.
         keep = facts.keep(self)
+        tags = tagging.resource_tags(COMPONENT)
         bucket_name = settings.export_bucket_name
         account_id = account_id_of(self)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False, tags=tags, opts=keep)
@@ -244,8 +245,19 @@ class BillingExports(pulumi.ComponentResource):
             opts=keep,
         )
 
-        # AWS checks the bucket policy when the export is created: the policy comes first.
-        after_policy = pulumi.ResourceOptions(parent=self, depends_on=[policy])
+        # Data Exports answers only in us-east-1, whatever the stack's region: elsewhere the exports
+        # get a provider of their own there, with the stack's default tags. AWS checks the bucket
+        # policy when an export is created: the policy comes first.
+        exports_provider = None
+        if facts.region != DATA_EXPORTS_REGION:
+            exports_provider = aws.Provider(
+                f"{name}-{DATA_EXPORTS_REGION}",
+                region=DATA_EXPORTS_REGION,
+                profile=facts.aws_profile,
+                default_tags=aws.ProviderDefaultTagsArgs(tags=tagging.default_tags()),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        after_policy = pulumi.ResourceOptions(parent=self, provider=exports_provider, depends_on=[policy])
         # The account's own (primary) billing view: what the CUR 2.0 table is read through.
         billing_view = account_id.apply(lambda account: f"arn:aws:billing::{account}:billingview/primary")
         names = export_names(facts.project)

@@ -106,9 +106,10 @@ def team_tracking_policy(*, server_arn: str, artifacts_bucket_arn: str, team_pre
     ])
 
 
-def trust_policy(account_id: str, server_arn: str) -> str:
-    # SageMaker acting for this account's tracking server only (confused-deputy guard).
-    return policy_document([service_trust_statement("sagemaker.amazonaws.com", source_condition(account_id, server_arn))])
+def trust_policy(account_id: str) -> str:
+    # SageMaker acting for this account only (confused-deputy guard), like the endpoints' roles: the
+    # tracking server's ARN is not among the source context SageMaker documents for assuming it.
+    return policy_document([service_trust_statement("sagemaker.amazonaws.com", source_condition(account_id))])
 
 
 class ExperimentTracking(pulumi.ComponentResource):
@@ -130,7 +131,7 @@ class ExperimentTracking(pulumi.ComponentResource):
             f"{name}-role",
             name=f"{facts.name_prefix}-mlflow",
             description=f"Execution role of MLflow tracking server {server_name}: its artifact prefix and the model registry",
-            assume_role_policy=pulumi.Output.all(account_id, server_arn).apply(lambda args: trust_policy(args[0], args[1])),
+            assume_role_policy=account_id.apply(trust_policy),
             tags=tags,
             opts=child,
         )

@@ -35,6 +35,7 @@ from components.workloads import (
     container_security_context,
     egress_rules,
     image_pin_annotations,
+    job_template_labels,
     pod_scheduling,
     pod_security_context,
     scratch_volume,
@@ -101,7 +102,7 @@ def alert_key_statements(account_id: str) -> list[dict]:
 class DriftMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, settings: MonitoringConfig, endpoints: tuple[EndpointConfig, ...], facts: StackFacts, tagging: CostTagging,
                  lake: LakeAccess, images: ImageSource, cluster: ClusterAccess, alert_topic_arn: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 local_queue: Optional[str] = None, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlplatform:monitoring:DriftMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         account_id = account_id_of(self)
@@ -177,7 +178,7 @@ class DriftMonitoring(pulumi.ComponentResource):
             placement = ClusterPlacement(
                 cluster_name=cluster.cluster_name, namespace=namespace, namespace_resource=None, ingress_class_name=cluster.ingress_class_name,
                 load_balancer_controller=None, gpu_node_selector={}, gpu_toleration=None, vpc_cidr=cluster.vpc_cidr,
-                system_node_selector=dict(cluster.system_node_selector),
+                system_node_selector=dict(cluster.system_node_selector), local_queue=local_queue,
             )
             self.cron_jobs[endpoint.name] = self._cron_job(f"{name}-{endpoint.name}", job, app, namespace, labels, image, settings, placement,
                                                            drift_args(job, endpoint, capture_bucket, reports, facts.region), facts.region,
@@ -225,7 +226,7 @@ class DriftMonitoring(pulumi.ComponentResource):
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": job_template_labels(labels, placement)},
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": job.active_deadline_seconds,

@@ -139,7 +139,8 @@ class Platform(pulumi.ComponentResource):
         # Drift jobs over what the endpoints capture, alarming to the alert topic and the owning teams.
         self.monitoring = (
             DriftMonitoring(f"{name}-monitoring", config.monitoring, config.endpoints, facts, self.tagging, self.datalake.access,
-                            self.registries.images, self.cluster.access, self.cost_controls.alert_topic_arn, opts=with_k8s)
+                            self.registries.images, self.cluster.access, self.cost_controls.alert_topic_arn,
+                            local_queue=LOCAL_QUEUE if config.distributed else None, opts=with_k8s)
             if config.monitoring else None
         )
 

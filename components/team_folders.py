@@ -130,7 +130,8 @@ class TeamFolders(pulumi.ComponentResource):
             provisioned_throughput_in_mibps=settings.provisioned_throughput_mibps,
             lifecycle_policies=lifecycle_policies(settings),
             tags={**tags, "Name": f"{prefix}-team-folders"},
-            opts=pulumi.ResourceOptions(parent=self, protect=facts.protect_data, retain_on_delete=facts.protect_data),
+            # The teams' files: refused by `pulumi destroy` and kept in AWS where the stack protects its data.
+            opts=kept,
         )
         aws.efs.BackupPolicy(
             f"{name}-backup",
@@ -210,6 +211,8 @@ class TeamFolders(pulumi.ComponentResource):
             addon_version=settings.addon_version,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
+            # The node DaemonSet already tolerates every taint (the driver's values at v2.1.12: node.tolerations
+            # `operator: Exists`), so GPU notebooks mount too; only the controller is placed.
             configuration_values=pulumi.Output.json_dumps({"controller": {"nodeSelector": dict(cluster.system_node_selector)}}),
             pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(role_arn=driver_role.arn, service_account=CONTROLLER_SERVICE_ACCOUNT)],
             tags=tags,

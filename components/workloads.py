@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import ImageRef
+from components.distributed.queues import QUEUE_LABEL
 from components.facts import StackFacts
 from components.iam import pod_identity_role
 from components.nodepools import GPU_RESOURCE
@@ -51,6 +52,13 @@ class ClusterPlacement:
     ingress_group: Optional[str] = None
     # The team's Kueue LocalQueue, where the stack has queues: batch work is then queued by it.
     local_queue: Optional[str] = None
+
+
+def job_template_labels(labels: dict[str, str], placement: ClusterPlacement) -> dict[str, str]:
+    """Labels of the Jobs a CronJob creates: where the stack runs Kueue, they name the team's
+    LocalQueue, which admits each run within the team's quota (Kueue suspends Jobs that name one);
+    the admission policy refuses unqueued Jobs in team namespaces (components/distributed/guardrails.py)."""
+    return {**labels, QUEUE_LABEL: placement.local_queue} if placement.local_queue else labels
 
 
 def image_pin_annotations(*images: ImageRef) -> dict[str, str]:

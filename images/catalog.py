@@ -112,7 +112,8 @@ class Image:
         the specs it includes with `-r`, and the files its manifest lists (code it COPYs)."""
         own = str(self.directory.relative_to(REPOSITORY_ROOT)) + "/"
         included = [str(path.relative_to(REPOSITORY_ROOT)) for path in spec_files(self.spec_path)[1:]]
-        return (own, *included, *self.sources)
+        listed = [source.rstrip("/") + "/" if (REPOSITORY_ROOT / source).is_dir() else source for source in self.sources]
+        return (own, *included, *listed)
 
     def lock_command(self) -> list[str]:
         return [

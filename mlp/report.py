@@ -263,6 +263,9 @@ def run(args: argparse.Namespace) -> int:
     group_keys = tuple(key.strip() for key in args.by.split(",") if key.strip())
     if not group_keys:
         raise UserError("command line", "expected tag keys like Team,Component", key="--by")
+    if args.source == "athena" and group_keys != DEFAULT_GROUP_KEYS:
+        raise UserError("command line", "the report from the export is by Team and Component at once; leave --by out or give Team,Component",
+                        key="--by")
     if args.source == "cost-explorer" and args.format in ("csv", "html") and "Team" not in group_keys:
         raise UserError("command line", f"the {args.format.upper()} report is by team: include Team in --by", key="--format")
     usage = load_usage(args.usage, usage_schemas()) if args.usage else None

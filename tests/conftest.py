@@ -75,6 +75,17 @@ def run_mlp(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, "-m", "mlp", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def stack_default_tags(stack: str) -> dict[str, str]:
+    """The default tags of the stack's AWS provider, the one in the stack's region (a stack may add
+    one for another region, like the billing exports' us-east-1 provider, with the same tags)."""
+    from mlp.offline import provider_default_tags
+
+    region = planned(stack).config.region
+    (provider,) = [r for r in planned(stack).document["deployment"]["resources"]
+                   if r["type"] == "pulumi:providers:aws" and r["inputs"].get("region") == region]
+    return provider_default_tags(provider)
+
+
 def of_type(resources: list[StateResource], type_token: str) -> list[StateResource]:
     return [r for r in resources if r.type == type_token]
 

@@ -23,8 +23,13 @@ def _effective_tags(run):
 
 def test_every_aws_resource_uses_the_explicit_tagged_provider(stack):
     run = planned(stack).run
-    provider_refs = {f"{r.urn}::{r.id}" for r in run.resources if r.type == "pulumi:providers:aws"}
-    assert len(provider_refs) == 1
+    providers = [r for r in run.resources if r.type == "pulumi:providers:aws"]
+    provider_refs = {f"{r.urn}::{r.id}" for r in providers}
+    # One provider per region the stack needs (the stack's own; us-east-1 for services that answer
+    # only there, such as Data Exports), all with the same stack-wide default tags.
+    regions = [r.inputs.get("region") for r in providers]
+    assert len(regions) == len(set(regions)) and planned(stack).config.region in regions
+    assert len({r.inputs["defaultTags"] for r in providers}) == 1
     untagged_provider = [r.urn for r in run.resources if r.custom and r.type.startswith("aws:") and r.provider not in provider_refs]
     assert untagged_provider == []
 

@@ -53,8 +53,9 @@ class NetworkConfig(Section):
         description="In how many AZs (the first N private subnets) each interface endpoint gets a network interface, each billed by "
                     "the hour (default: all of the stack's AZs). With fewer, the endpoints' private DNS names resolve to the "
                     "interfaces that exist, so nodes in the other AZs reach them across AZs and pay cross-AZ data transfer both "
-                    "ways; and while an AZ with the only interfaces is down, calls to those services (ECR image pulls, STS tokens) "
-                    "fail in every AZ: private DNS answers for the whole VPC, so nothing falls back to the public endpoints.",
+                    "ways; and while the AZs holding them are down (the one AZ, with 1), calls to those services (ECR image pulls, "
+                    "STS tokens) fail from every AZ: private DNS answers for the whole VPC, so nothing falls back to the public "
+                    "endpoints through NAT.",
     )
     flow_log_retention_days: LogRetention = Field(description="Days VPC flow logs are kept in CloudWatch Logs.")
     flow_log_traffic_type: one_of("ALL", "ACCEPT", "REJECT") = Field(default="ALL", description="Which traffic the flow logs record.")

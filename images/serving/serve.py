@@ -10,15 +10,26 @@ Modes, chosen by how the platform starts the container:
   download the model from MODEL_URI (an S3 prefix, or a model.tar.gz) and serve on $PORT.
 
 Only /tmp is writable in the platform's pods (read-only root filesystem), so models land there.
+
+Request capture on the cluster (docs/monitoring.md, "Kubernetes endpoints capture too"): where the
+platform sets CAPTURE_DIR, CAPTURE_SAMPLING_PERCENT and CAPTURE_ENDPOINT, the server appends one
+SageMaker capture record per sampled request to an hourly JSON Lines file there, and deletes files
+older than two hours (the shipper sidecar has uploaded them by then).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
+import random
 import sys
 import tarfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +43,63 @@ LOCAL_MODEL_DIR = Path("/tmp/model")
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
 CSV = "text/csv"
 JSON = "application/json"
+
+
+# Files of the capture buffer are kept this long after their hour ends; the shipper flushes within it.
+CAPTURE_KEEP_SECONDS = 2 * 3600
+
+
+class CaptureWriter:
+    """Samples requests into SageMaker's capture record format, one file per hour."""
+
+    def __init__(self, directory: Path, sampling_percent: float, endpoint: str, sample: Callable[[], float] = random.random,
+                 clock: Callable[[], float] = time.time):
+        if not 0 <= sampling_percent <= 100:
+            raise ValueError(f"CAPTURE_SAMPLING_PERCENT: expected 0 to 100, got {sampling_percent}")
+        self.directory, self.share, self.endpoint = directory, sampling_percent / 100, endpoint
+        self._sample, self._clock, self._lock, self._hour = sample, clock, threading.Lock(), None
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str]) -> "CaptureWriter | None":
+        if not environ.get("CAPTURE_DIR"):
+            return None
+        return cls(Path(environ["CAPTURE_DIR"]), float(environ.get("CAPTURE_SAMPLING_PERCENT", "0")), environ.get("CAPTURE_ENDPOINT", "endpoint"))
+
+    @staticmethod
+    def _side(body: bytes, content_type: str, mode: str) -> dict[str, str]:
+        kind = content_type.split(";")[0].strip().lower()
+        encoding = "CSV" if kind == CSV else "JSON" if kind == JSON else "BASE64"
+        try:
+            data = body.decode() if encoding != "BASE64" else base64.b64encode(body).decode()
+        except UnicodeDecodeError:
+            encoding, data = "BASE64", base64.b64encode(body).decode()
+        return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
+
+    def record(self, request: bytes, request_type: str, response: bytes, response_type: str) -> bool:
+        """Append the exchange if it is sampled; True when it was written."""
+        if self._sample() >= self.share:
+            return False
+        now = self._clock()
+        line = json.dumps({
+            "captureData": {"endpointInput": self._side(request, request_type, "INPUT"),
+                            "endpointOutput": self._side(response, response_type, "OUTPUT")},
+            "eventMetadata": {"eventId": str(uuid.uuid4()),
+                              "inferenceTime": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        })
+        hour = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d%H")
+        with self._lock:
+            if hour != self._hour:
+                self._hour = hour
+                self._prune(now)
+            with open(self.directory / f"{self.endpoint}-{hour}.jsonl", "a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        return True
+
+    def _prune(self, now: float) -> None:
+        for old in self.directory.glob(f"{self.endpoint}-*.jsonl"):
+            if old.stat().st_mtime < now - CAPTURE_KEEP_SECONDS:
+                old.unlink(missing_ok=True)
 
 
 class ModelError(Exception):
@@ -110,7 +178,7 @@ def predictions_json(predictions: Any) -> bytes:
     return json.dumps({"predictions": predictions}).encode()
 
 
-def handler_for(predict: Callable[[Any], Any]) -> type[BaseHTTPRequestHandler]:
+def handler_for(predict: Callable[[Any], Any], capture: "CaptureWriter | None" = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -139,8 +207,14 @@ def handler_for(predict: Callable[[Any], Any]) -> type[BaseHTTPRequestHandler]:
                 self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, json.dumps({"error": f"at most {MAX_REQUEST_BYTES} bytes"}).encode())
                 return
             try:
-                frame = read_frame(self.rfile.read(length), self.headers.get("Content-Type", JSON))
-                self._answer(HTTPStatus.OK, predictions_json(predict(frame)))
+                body, content_type = self.rfile.read(length), self.headers.get("Content-Type", JSON)
+                answer = predictions_json(predict(read_frame(body, content_type)))
+                self._answer(HTTPStatus.OK, answer)
+                if capture is not None:
+                    try:
+                        capture.record(body, content_type, answer, JSON)
+                    except OSError as error:  # a full capture buffer never fails a prediction
+                        self.log_error("capture not written: %s", error)
             except ModelError as error:
                 self._answer(HTTPStatus.BAD_REQUEST, json.dumps({"error": str(error)}).encode())
             except Exception as error:  # the model's own failure: the caller gets a 500, the log the detail
@@ -203,13 +277,14 @@ def main(argv: list[str], environ: dict[str, str]) -> int:
                 print(f"scored {count} objects into {environ['OUTPUT_URI']}", file=sys.stderr)
                 return 0
         predict = load_predict(model_dir)
+        capture = CaptureWriter.from_environment(environ)
     except KeyError as error:
         print(f"serve: environment variable {error.args[0]} is required", file=sys.stderr)
         return 1
     except Exception as error:
         print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    server = ThreadingHTTPServer(("0.0.0.0", port), handler_for(predict))
+    server = ThreadingHTTPServer(("0.0.0.0", port), handler_for(predict, capture))
     print(f"serving {model_dir} on port {port}", file=sys.stderr)
     server.serve_forever()
     return 0

@@ -18,7 +18,7 @@ runs the pricers, grouping.py assigns costs to tags, output.py and command.py sh
 
 # Every pricer module is imported here, so that importing any part of the package registers
 # every pricer: the estimate never depends on which modules a caller happened to import.
-from mlp.cost import charts, ci, compute, containers, efs, messaging, monitoring, network, sagemaker, security, storage  # noqa: F401
+from mlp.cost import analytics, charts, ci, compute, containers, efs, messaging, monitoring, network, sagemaker, security, storage  # noqa: F401
 from mlp.cost.command import parse_day, parse_group_keys, register, run
 from mlp.cost.context import PricingContext
 from mlp.cost.core import (

@@ -5,6 +5,7 @@ indexed once per estimate so that no pricer scans the whole document."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from typing import Any, Callable
@@ -21,12 +22,15 @@ DEFAULT_REGION = "us-east-1"  # the AWS provider's own default when nothing sets
 
 
 def region_of(resources: list[StateResource]) -> str | None:
-    """The AWS region a document deploys to: its AWS provider's, else one its resources report."""
-    for resource in resources:
-        if resource.type == "pulumi:providers:aws":
-            region = resource.inputs.get("region") or resource.outputs.get("region")
-            if isinstance(region, str) and region:
-                return region
+    """The AWS region a document deploys to: that of the AWS provider most of its resources use
+    (a stack may keep a second provider for a service that answers in one region only, such as
+    Data Exports in us-east-1), else one its resources report."""
+    used = Counter(resource.provider.rsplit("::", 1)[0] for resource in resources if resource.provider)
+    providers = [resource for resource in resources if resource.type == "pulumi:providers:aws"]
+    for resource in sorted(providers, key=lambda provider: -used[provider.urn]):  # stable: document order on ties
+        region = resource.inputs.get("region") or resource.outputs.get("region")
+        if isinstance(region, str) and region:
+            return region
     for resource in resources:
         region = resource.outputs.get("region")
         if isinstance(region, str) and region:

@@ -73,6 +73,11 @@ def price_resource(resource: StateResource, usage: UsageFile, context: PricingCo
     return result if result.components or not result.priced_type else None
 
 
+# Untaggable resources whose charges AWS bills with another resource's tags: the input naming it.
+# An EFS file system's automatic backups are recovery points of that file system (AWS Backup).
+BILLED_WITH = {"aws:efs/backupPolicy:BackupPolicy": "fileSystemId"}
+
+
 @dataclass
 class Estimate:
     region: str
@@ -99,11 +104,19 @@ class Estimate:
 
     def tags_of(self, cost: ResourceCost) -> dict[str, str]:
         """The group keys' values of a priced resource, worked out once (a Helm release's come
-        from walking its chart values)."""
+        from walking its chart values); an untaggable resource billed with another takes its tags."""
         found = self._tags.get(cost.resource.urn)
         if found is None:
-            found = self._tags[cost.resource.urn] = group_values(cost.resource, self.group_keys, self.stack_tags)
+            owner = self._billed_with(cost.resource)
+            found = self._tags[cost.resource.urn] = group_values(owner or cost.resource, self.group_keys, self.stack_tags)
         return found
+
+    def _billed_with(self, resource: StateResource) -> StateResource | None:
+        reference = BILLED_WITH.get(resource.type)
+        target = resource.inputs.get(reference) if reference else None
+        if not isinstance(target, str):
+            return None
+        return next((c.resource for c in self.costs if target in (c.resource.id, c.resource.outputs.get("id"))), None)
 
     @property
     def provenance(self) -> Provenance:

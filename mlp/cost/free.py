@@ -20,9 +20,6 @@ FREE_TYPES = frozenset({
     "aws:kms/alias:Alias", "aws:kms/grant:Grant", "aws:kms/keyPolicy:KeyPolicy",
     "aws:glue/catalogDatabase:CatalogDatabase", "aws:glue/catalogTable:CatalogTable",  # the first million catalog objects are free
     "aws:bcmdata/export:Export",  # Data Exports are free; what they deliver is S3 storage, priced on the bucket
-    # A workgroup costs nothing; its queries are billed per TB scanned (capped per query by its
-    # bytesScannedCutoffPerQuery), a few cents a month for the billing report: not priced here.
-    "aws:athena/workgroup:Workgroup",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy", "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
     # Cached images are storage of the repositories ECR creates for them; scans are Amazon Inspector's, per image.
     "aws:ecr/pullThroughCacheRule:PullThroughCacheRule", "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",

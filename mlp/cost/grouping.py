@@ -52,6 +52,24 @@ def release_labels(resource: StateResource) -> dict[str, str]:
     return common
 
 
+INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
+ALB_TAGS_ANNOTATION = "alb.ingress.kubernetes.io/tags"
+
+
+def alb_tags(resource: StateResource) -> dict[str, str]:
+    """The AWS tags an Ingress gives the ALB the controller makes for it (`key=value,...`). An
+    Ingress's only cost is that ALB, so those tags, not the Ingress's labels, say whose it is (a
+    shared ALB is the network's, whichever member carries its cost)."""
+    if resource.type != INGRESS_TYPE:
+        return {}
+    metadata = resource.inputs.get("metadata")
+    notes = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
+    text = notes.get(ALB_TAGS_ANNOTATION) if isinstance(notes, dict) else None
+    if not isinstance(text, str):
+        return {}
+    return dict(pair.strip().split("=", 1) for pair in text.split(",") if "=" in pair)
+
+
 def _labels(resource: StateResource) -> dict:
     metadata = resource.inputs.get("metadata")
     labels = (metadata.get("labels") or {}) if isinstance(metadata, dict) else {}
@@ -61,7 +79,9 @@ def _labels(resource: StateResource) -> dict:
     return labels
 
 
-def _value(resource: StateResource, key: str, labels: dict, stack_tags: dict[str, str] | None) -> str:
+def _value(resource: StateResource, key: str, labels: dict, stack_tags: dict[str, str] | None, made_tags: dict[str, str]) -> str:
+    if made_tags.get(key):
+        return made_tags[key]
     if resource.tags.get(key):
         return resource.tags[key]
     label = TAG_LABELS.get(key, key)
@@ -73,17 +93,17 @@ def _value(resource: StateResource, key: str, labels: dict, stack_tags: dict[str
 
 
 def group_value(resource: StateResource, key: str, stack_tags: dict[str, str] | None = None) -> str:
-    """The value of a cost tag on a resource: its effective AWS tag, else the same fact as a
+    """The value of a cost tag on a resource: the tags of the ALB an Ingress makes, else its effective AWS tag, else the same fact as a
     Kubernetes label (for a Helm release, the label its values give all it runs), else (for
     Component) the component its URN places it in, else the stack-wide value the AWS provider's
     default tags give everything in the stack."""
-    return _value(resource, key, _labels(resource), stack_tags)
+    return _value(resource, key, _labels(resource), stack_tags, alb_tags(resource))
 
 
 def group_values(resource: StateResource, keys: tuple[str, ...], stack_tags: dict[str, str] | None = None) -> dict[str, str]:
     """`group_value` of several keys, reading the resource's labels once."""
-    labels = _labels(resource)
-    return {key: _value(resource, key, labels, stack_tags) for key in keys}
+    labels, made_tags = _labels(resource), alb_tags(resource)
+    return {key: _value(resource, key, labels, stack_tags, made_tags) for key in keys}
 
 
 def stack_default_tags(resources: list[StateResource]) -> dict[str, str]:

@@ -97,6 +97,8 @@ def collect(config: PlatformConfig) -> References:
             artifacts.append(Artifact(key, value))
         elif isinstance(value, str) and name == "model_source":
             packages.append((key, value))
+        elif isinstance(value, str) and name in SECRET_FIELDS:
+            secrets.append((key, value))
     for index, endpoint in enumerate(config.endpoints):
         if endpoint.kubernetes is not None:
             ingress = endpoint.kubernetes.ingress
@@ -110,6 +112,9 @@ def collect(config: PlatformConfig) -> References:
     return References(certificates, secrets, roles, _unique_images(images), artifacts, packages, connections)
 
 
+# Fields that name a Secrets Manager secret (beside the notebooks' client secret): the upstream
+# credentials of ECR pull-through cache rules.
+SECRET_FIELDS = ("credential_arn",)
 # Fields whose S3 object (or prefix) a workload reads at start: models and drift baselines.
 READ_FILES = ("model", "model_source", "baseline")
 

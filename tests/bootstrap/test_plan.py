@@ -102,12 +102,30 @@ def test_deploy_policies_fit_iam_and_grant_only_mapped_actions(planned, stack):
                 assert statement["Resource"] != "*", statement["Sid"]
 
 
-def test_the_cost_report_role_only_reads_billing(planned):
-    role = one(planned, "aws:iam/role:Role", "mlplatform-bootstrap-cost-report")
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_cost_report_role_trusts_its_billing_environment_and_only_reads_billing(planned, stack):
+    role = one(planned, "aws:iam/role:Role", f"mlplatform-bootstrap-{stack}-cost-report")
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:environment:cost-report:ref:refs/heads/main"
-    policy = json.loads(one(planned, "aws:iam/rolePolicy:RolePolicy", "mlplatform-bootstrap-cost-report").inputs["policy"])
-    assert all(a.split(":")[1].startswith(permissions.READ_VERBS) or a.startswith("budgets:View") for s in policy["Statement"] for a in s["Action"])
+    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
+        f"repo:{REPOSITORY}:environment:billing-{stack}:ref:refs/heads/main"
+    policy = json.loads(one(planned, "aws:iam/rolePolicy:RolePolicy", f"mlplatform-bootstrap-{stack}-cost-report").inputs["policy"])
+    actions = [a for s in policy["Statement"] for a in s["Action"]]
+    writes = [a for a in actions if not a.split(":")[1].startswith((*permissions.READ_VERBS, "View"))]
+    assert writes == ["athena:StartQueryExecution", "s3:PutObject"]  # a query, and its results under athena-results/
+    results = next(s for s in policy["Statement"] if s["Sid"] == "WriteQueryResults")
+    assert results["Resource"] == "arn:aws:s3:::acme-mlplatform-billing-exports/athena-results/*"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_image_push_role_pushes_only_to_its_stacks_repositories(planned, stack):
+    role = one(planned, "aws:iam/role:Role", f"mlplatform-bootstrap-{stack}-image-push")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:environment:{stack}:ref:refs/heads/main"
+    policy = json.loads(one(planned, "aws:iam/rolePolicy:RolePolicy", f"mlplatform-bootstrap-{stack}-image-push").inputs["policy"])
+    push = next(s for s in policy["Statement"] if s["Sid"] == "Push")
+    region = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
+    assert push["Resource"] == f"arn:aws:ecr:{region}:123456789012:repository/mlplatform-{stack}/*" and "ecr:PutImage" in push["Action"]
+    assert all(s["Resource"] != "*" or s["Action"] in (["ecr:GetAuthorizationToken"], ["inspector2:ListFindings"]) for s in policy["Statement"])
 
 
 def test_every_taggable_resource_carries_the_bootstrap_tags(planned):

@@ -133,7 +133,9 @@ def test_prod_gives_vision_its_own_threshold():
 
 
 def test_the_alert_topic_and_its_key_admit_cost_anomaly_detection(stack):
-    (policy,) = _of(stack, "aws:sns/topicPolicy:TopicPolicy")
+    prefix = planned(stack).config.name_prefix
+    (topic,) = [t for t in _of(stack, "aws:sns/topic:Topic") if t.inputs["name"] == f"{prefix}-budget-alerts"]
+    (policy,) = [p for p in _of(stack, "aws:sns/topicPolicy:TopicPolicy") if p.inputs["arn"] == topic.outputs["arn"]]
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     anomaly = statements["CostAnomalyDetectionPublish"]
     assert anomaly["Principal"] == {"Service": "costalerts.amazonaws.com"} and anomaly["Action"] == "SNS:Publish"
@@ -167,3 +169,52 @@ def test_a_stack_that_does_not_own_account_billing_declares_no_export_bucket():
     with pytest.raises(ConfigError) as raised:
         parse_config(config, "dev")
     assert raised.value.key == "mlplatform:billing.exportBucketName" and "only the stack that owns" in str(raised.value)
+
+
+def test_mlp_cost_knows_every_billing_resource():
+    """Exports and anomaly alerts cost nothing themselves, the workgroup bills its queries' scans
+    (usage, capped per query), the catalog table is within Glue's free tier; the bucket is priced."""
+    from mlp.cost import estimate, is_known_free
+
+    billing_types = {"aws:bcmdata/export:Export", "aws:glue/catalogTable:CatalogTable",
+                     "aws:costexplorer/anomalyMonitor:AnomalyMonitor", "aws:costexplorer/anomalySubscription:AnomalySubscription"}
+    assert all(is_known_free(type_token) for type_token in billing_types)
+    result = estimate(planned(OWNER).resources)
+    assert not (billing_types | {"aws:athena/workgroup:Workgroup"}) & set(result.not_priced_by_type())
+    (workgroup,) = [c for c in result.costs if c.resource.type == "aws:athena/workgroup:Workgroup"]
+    assert [line.usage_key for line in workgroup.components] == ["monthly_data_scanned_tb"]  # its queries' scans, from the usage file
+    bucket_name = planned(OWNER).config.billing.export_bucket_name
+    (bucket_cost,) = [c for c in result.costs if c.resource.type == "aws:s3/bucket:Bucket" and c.resource.inputs.get("bucket") == bucket_name]
+    assert bucket_cost.priced_type
+
+
+def test_the_exports_are_managed_in_us_east_1_with_the_stacks_default_tags():
+    """Data Exports answers only in us-east-1; prod runs in us-west-2."""
+    plan = planned(OWNER)
+    providers = {p.urn: p for p in plan.run.by_type("pulumi:providers:aws")}
+    (exports_provider,) = [p for p in providers.values() if p.inputs.get("region") == "us-east-1"]
+    (stack_provider,) = [p for p in providers.values() if p.inputs.get("region") == plan.config.region]
+    assert json.loads(exports_provider.inputs["defaultTags"]) == json.loads(stack_provider.inputs["defaultTags"])
+    for export in _of(OWNER, "aws:bcmdata/export:Export"):
+        assert export.provider.startswith(exports_provider.urn + "::")
+    # Everything else of the stack stays in its own region, and `mlp` still reads that region.
+    from mlp.cost import region_of
+
+    assert region_of(plan.resources) == plan.config.region
+    (bucket,) = [b for b in _of(OWNER, "aws:s3/bucket:Bucket") if b.inputs["bucket"] == plan.config.billing.export_bucket_name]
+    assert bucket.provider.startswith(stack_provider.urn + "::")
+
+
+def test_a_stack_in_us_east_1_keeps_one_provider(tmp_path, write_stack):
+    """The exports need no second provider where the stack itself runs in us-east-1."""
+    from mlp.plan import plan_stack
+
+    document = stack_yaml(OWNER)
+    document["config"]["aws:region"] = "us-east-1"
+    for key, value in list(document["config"].items()):
+        if isinstance(value, (dict, list)):
+            document["config"][key] = json.loads(json.dumps(value).replace("us-west-2", "us-east-1"))
+    plan = plan_stack(OWNER, str(write_stack(OWNER, document)))
+    (provider,) = plan.run.by_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-east-1"
+    assert all(e.provider.startswith(provider.urn + "::") for e in plan.run.by_type("aws:bcmdata/export:Export"))

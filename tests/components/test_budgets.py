@@ -42,9 +42,10 @@ def test_alerts_reach_people_and_the_topic(stack):
         for notification in notifications:
             assert notification["subscriberEmailAddresses"] == list(plan.config.budgets.alert_emails)
             assert notification["subscriberSnsTopicArns"] == [topic.outputs["arn"]]
-    (policy,) = plan.run.by_type("aws:sns/topicPolicy:TopicPolicy")
-    # AWS Budgets and, for the billing exports' anomaly alerts, Cost Anomaly Detection may publish; nobody else.
-    budgets_statement, anomalies_statement = json.loads(policy.inputs["policy"])["Statement"]
+    (policy,) = [p for p in plan.run.by_type("aws:sns/topicPolicy:TopicPolicy") if p.inputs["arn"] == topic.outputs["arn"]]
+    # AWS Budgets and, for the billing exports' anomaly alerts, Cost Anomaly Detection may publish.
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    budgets_statement, anomalies_statement = statements["AwsBudgetsPublish"], statements["CostAnomalyDetectionPublish"]
     assert budgets_statement["Principal"] == {"Service": "budgets.amazonaws.com"} and budgets_statement["Resource"] == topic.outputs["arn"]
     assert anomalies_statement["Principal"] == {"Service": "costalerts.amazonaws.com"} and anomalies_statement["Resource"] == topic.outputs["arn"]
 
@@ -91,6 +92,6 @@ def test_alerts_are_encrypted_with_a_key_only_aws_budgets_publishes_with(stack):
     assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert budgets["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": "arn:aws:budgets::123456789012:*"}}
     # The topic policy names the same source: only this account's budgets publish.
-    (policy,) = plan.run.by_type("aws:sns/topicPolicy:TopicPolicy")
-    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    (policy,) = [p for p in plan.run.by_type("aws:sns/topicPolicy:TopicPolicy") if p.inputs["arn"] == topic.outputs["arn"]]
+    statement = next(s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "AwsBudgetsPublish")
     assert statement["Condition"] == budgets["Condition"]

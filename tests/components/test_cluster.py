@@ -11,9 +11,8 @@ from pulumi.runtime import rpc
 from components.cluster import CONTROL_PLANE_LOG_TYPES, kubeconfig
 from components.nodepools import POOL_LABEL
 from components.tagging import REQUIRED_TAG_KEYS
-from mlp.offline import provider_default_tags
 from mlp.upstream import chart_dir
-from tests.conftest import planned, run_mlp, stack_yaml
+from tests.conftest import planned, run_mlp, stack_default_tags, stack_yaml
 
 
 def _resources(stack, type_token):
@@ -30,8 +29,7 @@ def _compute(resources):
 
 
 def _stack_tags(stack):
-    (provider,) = [r for r in planned(stack).document["deployment"]["resources"] if r["type"] == "pulumi:providers:aws"]
-    return provider_default_tags(provider)
+    return stack_default_tags(stack)
 
 
 def test_control_plane_follows_config(stack):
@@ -154,7 +152,7 @@ def test_the_cni_gets_its_policy_through_pod_identity_not_the_node_roles(stack):
     plan = planned(stack)
     roles = {r.inputs.get("name"): r for r in _resources(stack, "aws:iam/role:Role")}
     attachments = _resources(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    node_roles = [role for role in roles.values() if any(s["Principal"].get("Service") == "ec2.amazonaws.com" for s in _trust(role))]
+    node_roles = [role for role in _compute(roles.values()) if any(s["Principal"].get("Service") == "ec2.amazonaws.com" for s in _trust(role))]
     assert len(node_roles) == 2  # the system node group's and Karpenter's
     for role in node_roles:
         attached = [a.inputs["policyArn"] for a in attachments if a.inputs["role"] == role.inputs["name"]]
@@ -224,7 +222,9 @@ def test_every_launch_template_requires_imdsv2_with_hop_limit_1(stack):
 
 def test_launch_templates_tag_instances_volumes_and_interfaces_with_all_cost_tags(stack):
     expected = {**_stack_tags(stack), "Team": planned(stack).config.platform_team, "Component": "compute"}
-    for template in _resources(stack, "aws:ec2/launchTemplate:LaunchTemplate"):
+    templates = _compute(_resources(stack, "aws:ec2/launchTemplate:LaunchTemplate"))  # a NAT instance's is the network's
+    assert templates
+    for template in templates:
         by_kind = {spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]}
         assert set(by_kind) == {"instance", "volume", "network-interface"}
         for tags in by_kind.values():

@@ -16,6 +16,14 @@ def _by_bucket(stack, type_token):
     return {bucket_names[r.inputs["bucket"]]: r for r in run.by_type(type_token)}
 
 
+LAKE = "mlplatform:datalake:DataLake$"
+
+
+def _lake(resources):
+    """The data lake's own resources (the billing exports' bucket and catalog are cost-controls')."""
+    return [r for r in resources if LAKE in r.urn]
+
+
 def _zone_buckets(stack):
     lake = planned(stack).config.datalake
     return {zone.name: lake.bucket_name(zone.name) for zone in lake.zones}
@@ -23,7 +31,7 @@ def _zone_buckets(stack):
 
 def test_one_bucket_per_zone_plus_access_logs(stack):
     lake = planned(stack).config.datalake
-    names = {r.inputs["bucket"] for r in planned(stack).run.by_type("aws:s3/bucket:Bucket")}
+    names = {r.inputs["bucket"] for r in _lake(planned(stack).run.by_type("aws:s3/bucket:Bucket"))}
     assert names == set(_zone_buckets(stack).values()) | {lake.access_log_bucket_name}
 
 
@@ -65,7 +73,7 @@ def test_zone_buckets_log_access_to_the_log_bucket(stack):
     lake = planned(stack).config.datalake
     run = planned(stack).run
     log_bucket_id = next(r.id for r in run.by_type("aws:s3/bucket:Bucket") if r.inputs["bucket"] == lake.access_log_bucket_name)
-    logging = _by_bucket(stack, "aws:s3/bucketLogging:BucketLogging")
+    logging = {bucket: r for bucket, r in _by_bucket(stack, "aws:s3/bucketLogging:BucketLogging").items() if LAKE in r.urn}
     assert set(logging) == set(_zone_buckets(stack).values())
     for zone, bucket in _zone_buckets(stack).items():
         assert logging[bucket].inputs["targetBucket"] == log_bucket_id
@@ -94,7 +102,7 @@ def test_lifecycle_rules_follow_config(stack):
 
 def test_a_glue_database_per_zone(stack):
     plan = planned(stack)
-    databases = {r.inputs["name"]: r.inputs["locationUri"] for r in plan.run.by_type("aws:glue/catalogDatabase:CatalogDatabase")}
+    databases = {r.inputs["name"]: r.inputs["locationUri"] for r in _lake(plan.run.by_type("aws:glue/catalogDatabase:CatalogDatabase"))}
     expected = {f"{plan.config.name_prefix}_{zone}".replace("-", "_"): f"s3://{bucket}/" for zone, bucket in _zone_buckets(stack).items()}
     assert databases == expected
 
@@ -194,11 +202,13 @@ def test_prod_data_survives_destroy(stack, protected):
 def test_everything_prod_data_depends_on_survives_destroy_with_it(stack, protected):
     """A destroy that skips protected buckets must not strip their settings, catalog or logs."""
     run = planned(stack).run
-    settings = [r for r in run.resources if r.type.startswith("aws:s3/bucket") and r.type != "aws:s3/bucket:Bucket"]
-    catalog = run.by_type("aws:glue/catalogDatabase:CatalogDatabase")
-    aliases = [r for r in run.by_type("aws:kms/alias:Alias") if "mlplatform:datalake:DataLake$" in r.urn]
-    logs = run.by_type("aws:cloudwatch/logGroup:LogGroup")
-    log_keys = [r for r in run.by_type("aws:kms/key:Key") if "log" in r.name]
+    settings = [r for r in _lake(run.resources) if r.type.startswith("aws:s3/bucket") and r.type != "aws:s3/bucket:Bucket"]
+    catalog = _lake(run.by_type("aws:glue/catalogDatabase:CatalogDatabase"))
+    aliases = _lake(run.by_type("aws:kms/alias:Alias"))
+    # The audit trail of the data: VPC flow logs and the control plane's logs, with their keys.
+    audit = ("mlplatform:network:Network$", "mlplatform:compute:Cluster$")
+    logs = [r for r in run.by_type("aws:cloudwatch/logGroup:LogGroup") if any(owner in r.urn for owner in audit)]
+    log_keys = [r for r in run.by_type("aws:kms/key:Key") if "log" in r.name and any(owner in r.urn for owner in audit)]
     assert len(settings) >= 7 * len(planned(stack).config.datalake.zones) and catalog and aliases and len(logs) == 2 and len(log_keys) == 2
     for resource in settings + catalog + aliases + logs + log_keys:
         assert (resource.protect, resource.retain_on_delete) == (protected, protected), resource.urn

@@ -234,7 +234,7 @@ def test_gpu_work_requests_gpus_and_tolerates_the_gpu_taint(plan_edited):
     assert objects
     for manifest in objects:
         spec = manifest["spec"]["template"]["spec"] if manifest["kind"] == "Deployment" else manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        (container,) = spec["containers"]
+        container = spec["containers"][0]  # the workload itself; a capturing endpoint adds its capture shipper after it
         assert container["resources"]["limits"][GPU_RESOURCE] == "1"
         assert any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NoSchedule" for t in spec["tolerations"])
         assert spec["nodeSelector"]
@@ -253,7 +253,7 @@ def test_pods_stay_off_the_untainted_system_nodes(stack):
 
 def test_cpu_work_stays_off_gpu_nodes(stack):
     for name, spec in _pod_specs(stack):
-        (container,) = spec["containers"]
+        container = spec["containers"][0]  # the workload itself; a capturing endpoint adds its capture shipper after it
         assert GPU_RESOURCE not in container["resources"]["limits"], name
         assert "tolerations" not in spec, name
 

@@ -207,7 +207,7 @@ def test_model_is_read_from_the_lake_or_a_registered_package():
     assert "image" not in package
     artifact = models["mlplatform-endpoints-defect-detection-model"]
     assert artifact["modelDataUrl"] == "s3://acme-mlplatform-prod-models/registry/defect-detection/v7/model.tar.gz"
-    assert artifact["image"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/mlplatform-prod/serving:2025.11.0-gpu-c7af653"
+    assert artifact["image"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/mlplatform-prod/serving:2025.11.0-gpu-6708e00"
 
 
 def test_prod_runs_real_time_instances_with_a_higher_floor_than_staging():

@@ -9,9 +9,8 @@ import pytest
 
 from components.nodepools import GPU_TOLERATION, INTERRUPTION_EVENTS
 from components.tagging import REQUIRED_TAG_KEYS
-from mlp.offline import provider_default_tags
 from mlp.plan import compute_pools
-from tests.conftest import planned, run_mlp, stack_yaml
+from tests.conftest import planned, run_mlp, stack_default_tags, stack_yaml
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -204,8 +203,7 @@ def test_node_classes_require_imdsv2_and_encrypted_gp3(stack):
 
 
 def test_node_classes_tag_what_they_launch_with_all_cost_tags(stack):
-    (provider,) = [r for r in planned(stack).document["deployment"]["resources"] if r["type"] == "pulumi:providers:aws"]
-    expected = {**provider_default_tags(provider), "Team": planned(stack).config.platform_team, "Component": "compute"}
+    expected = {**stack_default_tags(stack), "Team": planned(stack).config.platform_team, "Component": "compute"}
     node_classes = _resources(stack, NODE_CLASS)
     assert node_classes
     for node_class in node_classes:
@@ -316,7 +314,7 @@ def test_plan_summarises_each_pool(stack):
     system = pools[f"{planned(stack).config.name_prefix}-system"]
     group = spec.system_node_group
     assert system.size == f"min {group.min_size} / max {group.max_size} (desired {group.desired_size})"
-    assert system.capacity_types == "on-demand"
+    assert system.capacity_types == group.capacity_type.lower().replace("_", "-")
     gpu = pools["gpu"]
     assert gpu.capacity_types == ", ".join(spec.node_pool("gpu").capacity_types)
     assert f"nvidia.com/gpu {spec.node_pool('gpu').gpu_limit}" in gpu.size and gpu.size.startswith("min 0")

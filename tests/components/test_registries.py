@@ -14,7 +14,7 @@ from components.tagging import REQUIRED_TAG_KEYS
 from mlp.cli import main
 from mlp.errors import UserError
 from mlp.plan import plan_stack
-from tests.conftest import STACKS, planned, stack_yaml
+from tests.conftest import STACKS, planned, stack_default_tags, stack_yaml
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -231,8 +231,7 @@ def test_without_approvers_there_is_no_approver_role(plan_edited):
 
 def test_every_registries_resource_carries_the_cost_tags(stack):
     run = planned(stack).run
-    (provider,) = run.by_type("pulumi:providers:aws")
-    default_tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    default_tags = stack_default_tags(stack)
     taggable = [r for r in run.resources if r.type in (REPOSITORY, MODEL_GROUP, "aws:iam/role:Role") and "registries" in r.name]
     assert len(taggable) >= len(planned(stack).config.registries.repositories) + 1
     for resource in taggable:
@@ -252,7 +251,7 @@ def _edited(stack, edit):
 
 BAD_REGISTRIES = [
     (lambda r: r["repositories"][0].update(scanOnPush=False), "mlplatform:registries.repositories[0].scanOnPush", "unknown key"),
-    (lambda r: r["repositories"].append({"name": "notebook"}), "mlplatform:registries.repositories[5].name", "duplicate repository"),
+    (lambda r: r["repositories"].append({"name": "notebook"}), "mlplatform:registries.repositories[6].name", "duplicate repository"),
     (lambda r: r["repositories"][1].update(name="RStudio"), "mlplatform:registries.repositories[1].name", "repository name"),
     (lambda r: r.update(untaggedExpiryDays=0), "mlplatform:registries.untaggedExpiryDays", ">= 1"),
     (lambda r: r.update(keepTaggedImages=-3), "mlplatform:registries.keepTaggedImages", ">= 1"),

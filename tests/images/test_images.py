@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.config import ImageRef, PlatformConfig
 from components.config.notebooks import NotebookProfileConfig
@@ -71,6 +72,33 @@ def test_every_platform_image_a_stack_runs_is_built_here_with_a_lock(stack):
             f"(expected one of {', '.join(i.tag_prefix + '-<commit7>' for i in IMAGES if i.repository == repository) or 'none: add images/<name>/'})"
         )
         assert image.lock_path.exists() and image.dockerfile_path.exists() and image.spec_path.exists(), image.name
+
+
+def _at_commit(commit: str, path: str) -> str | None:
+    """A file's text at a commit of this repository, or None when the commit or file is not there."""
+    done = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    return done.stdout if done.returncode == 0 else None
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_tag_names_a_commit_that_holds_the_images_sources(stack):
+    """`<version>[-<variant>]-<commit7>` names a build of a commit of this repository: the commit is
+    in its history and holds the image's directory at exactly the tag's version: what the workflow
+    built from that commit, so the tag exists once the release step has run."""
+    done = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, "the tags are checked against git history: run the tests in a clone of the repository"
+    for where, repository, tag, _ in platform_image_references(_config(stack)):
+        image = catalog.image_for_tag(IMAGES, repository, tag)
+        assert image is not None, f"{stack}: {where}: {repository}:{tag}"
+        commit = tag.rpartition("-")[2]
+        manifest = _at_commit(commit, f"images/{image.name}/{catalog.MANIFEST}")
+        assert manifest is not None, f"{stack}: {where}: {repository}:{tag} names commit {commit}, which has no images/{image.name} in this repository's history"
+        declared = yaml.safe_load(manifest)
+        assert declared["repository"] == repository and declared.get("variant") == image.variant, f"{stack}: {where}: {commit}: {declared}"
+        version = tag[: -len(commit) - 1].removesuffix(f"-{image.variant}" if image.variant else "")
+        assert version == str(declared["version"]), (
+            f"{stack}: {where}: {repository}:{tag} was never built: images/{image.name} is at {declared['version']} in {commit}"
+        )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -157,6 +185,12 @@ def test_changed_files_select_the_images_to_rebuild():
     assert catalog.changed_images(IMAGES, ["mlp/gpu_agent.py"]) == ["gpu-agent"]
     assert catalog.changed_images(IMAGES, ["images/serving/serve.py"]) == ["serving", "serving-gpu"]
     assert catalog.changed_images(IMAGES, ["components/cluster.py", "README.md"]) == []
+    # A folder a manifest lists covers every file in it.
+    listing = [i for i in IMAGES if any((catalog.REPOSITORY_ROOT / s).is_dir() for s in i.sources)]
+    for image in listing:
+        folder = next(s for s in image.sources if (catalog.REPOSITORY_ROOT / s).is_dir()).rstrip("/")
+        inside = next(str(p.relative_to(catalog.REPOSITORY_ROOT)) for p in sorted((catalog.REPOSITORY_ROOT / folder).rglob("*.py")))
+        assert image.name in catalog.changed_images(IMAGES, [inside])
 
 
 def _write_image(root: Path, spec: str, lock: str) -> catalog.Image:

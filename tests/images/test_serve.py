@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import json
 import tarfile
 import threading
@@ -109,3 +110,53 @@ def test_what_cannot_be_scored_is_a_4xx_without_calling_the_model(server):
 
 def test_predictions_are_returned_as_json():
     assert json.loads(serve.predictions_json([1, 2])) == {"predictions": [1, 2]}
+
+
+# --- request capture on the cluster (docs/monitoring.md) ------------------------------------------
+
+def test_sampled_requests_are_written_as_capture_records_the_drift_job_reads(tmp_path):
+    from mlp.drift.capture import CaptureRows, read_capture_lines
+
+    draws = iter([0.05, 0.5, 0.1])  # at 20%: the first and third requests are sampled
+    writer = serve.CaptureWriter(tmp_path, 20, "defect-detection", sample=lambda: next(draws), clock=lambda: 1_764_410_400.0)
+    requests = [(b"brightness,contrast\n0.4,1.2\n", "text/csv"), (b'{"instances": [[9, 9]]}', "application/json"),
+                (b'{"instances": [{"brightness": 0.7, "contrast": 0.9}]}', "application/json")]
+    written = [writer.record(body, kind, b'{"predictions": [0.1]}', "application/json") for body, kind in requests]
+    assert written == [True, False, True]
+    (capture_file,) = tmp_path.glob("*.jsonl")
+    assert capture_file.name == "defect-detection-2025112910.jsonl"  # one file per UTC hour
+    records = [json.loads(line) for line in capture_file.read_text().splitlines()]
+    assert [r["captureData"]["endpointInput"]["encoding"] for r in records] == ["CSV", "JSON"]
+    assert records[0]["eventMetadata"]["inferenceTime"] == "2025-11-29T10:00:00Z" and records[0]["eventVersion"] == "0"
+    rows = CaptureRows(("brightness", "contrast"))
+    read_capture_lines(capture_file.read_text().splitlines(), rows)
+    assert rows.records == 2 and rows.values == {"brightness": [0.4, 0.7], "contrast": [1.2, 0.9]}
+
+
+def test_other_bodies_are_base64_and_old_hours_are_deleted(tmp_path):
+    old = tmp_path / "defect-detection-2025112907.jsonl"
+    old.write_text("{}\n")
+    os.utime(old, (1_764_396_000, 1_764_396_000))  # three hours before the clock below
+    writer = serve.CaptureWriter(tmp_path, 100, "defect-detection", clock=lambda: 1_764_406_800.0)
+    assert writer.record(b"\x89PNG", "image/png", b'{"predictions": [1]}', "application/json")
+    (record,) = [json.loads(line) for line in (tmp_path / "defect-detection-2025112909.jsonl").read_text().splitlines()]
+    assert record["captureData"]["endpointInput"] == {"observedContentType": "image/png", "mode": "INPUT", "data": "iVBORw==", "encoding": "BASE64"}
+    assert not old.exists()
+    with pytest.raises(ValueError, match="CAPTURE_SAMPLING_PERCENT"):
+        serve.CaptureWriter(tmp_path, 120, "x")
+    assert serve.CaptureWriter.from_environment({}) is None
+
+
+def test_the_server_captures_what_it_answered(tmp_path, monkeypatch):
+    monkeypatch.setattr(serve, "read_frame", lambda body, content_type: json.loads(body))  # pandas is the image's, not the tests'
+    writer = serve.CaptureWriter(tmp_path, 100, "defect-detection")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), serve.handler_for(lambda frame: [0.5], writer))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        status, _ = _request(httpd.server_address[1], "POST", "/invocations", b'{"instances": [[1, 2]]}')
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert status == 200
+    (line,) = next(tmp_path.glob("*.jsonl")).read_text().splitlines()
+    assert json.loads(json.loads(line)["captureData"]["endpointOutput"]["data"]) == {"predictions": [0.5]}

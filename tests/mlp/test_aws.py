@@ -80,7 +80,8 @@ def test_pages_are_bounded():
     (ce_answer({"Keys": ["Team$x"]}), "ResultsByTime[0].Groups[0].Metrics", "missing (expected an object)"),
     (ce_answer({"Keys": ["Team$x"], "Metrics": {}}), "ResultsByTime[0].Groups[0].Metrics.UnblendedCost", "missing"),
     (ce_answer(group("x", "1", key="Teem")), "ResultsByTime[0].Groups[0].Keys", "expected ['Team$<value>']"),
-    ({"ResultsByTime": [{}]}, "ResultsByTime[0].Groups", "missing (expected a list)"),
+    ({"ResultsByTime": [{}]}, "ResultsByTime[0].TimePeriod", "missing (expected an object)"),
+    ({"ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"}}]}, "ResultsByTime[0].Groups", "missing (expected a list)"),
 ])
 def test_a_malformed_answer_names_the_api_and_the_field(answer, field, words):
     with pytest.raises(ServiceError) as raised:

@@ -14,7 +14,7 @@ from tests.mlp.inprocess import run_main
 
 @pytest.mark.parametrize("args,line", [
     ([], "mlp: command line: the following arguments are required: COMMAND"),
-    (["nope"], "mlp: command line: COMMAND: invalid choice: 'nope' (choose from 'plan', 'cost', 'diff', 'prices', 'report', 'gpu-agent')"),
+    (["nope"], "mlp: command line: COMMAND: invalid choice: 'nope' (choose from 'plan', 'cost', 'diff', 'prices', 'report', 'gpu-agent', 'drift', 'preflight')"),
     (["plan"], "mlp plan: command line: the following arguments are required: stack"),
     (["cost", "--format", "xml", "x.json"], "mlp cost: command line: --format: invalid choice: 'xml' (choose from 'table', 'json', 'csv')"),
     (["cost", "x.json", "--bogus"], "mlp: command line: unrecognized arguments: --bogus"),

@@ -215,6 +215,8 @@ def test_a_config_change_of_one_stack_shows_as_changed_inputs_and_cost(plan_of, 
         {**p, "old": int(p["old"]), "new": int(p["new"])} for p in group["propertyChanges"] if p["path"] == "scalingConfig.desiredSize"]
     catalogue = load_catalogue("us-east-1")
     node_month = catalogue.instance(system["instanceTypes"][0]).hourly * 730
+    if system.get("capacityType") == "SPOT":  # spot is priced as the catalogue's fraction of on-demand
+        node_month *= catalogue.price("ec2", "spotToOnDemandRatio")
     disk_month = Decimal(system["diskSizeGi"]) * catalogue.price("ebs", "gp3", "gbMonth")
     assert Decimal(group["monthlyCostChange"]) == (node_month + disk_month).quantize(Decimal("0.01"))
     assert report["monthlyCostChange"] == group["monthlyCostChange"]

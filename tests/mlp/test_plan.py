@@ -61,7 +61,8 @@ def test_references_in_the_export_resolve(prod_export):
 
 def test_export_records_tags_all_like_the_real_provider(prod_export):
     _, document = prod_export
-    buckets = [r for r in document["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket"]
+    # The lake's buckets (the billing exports' bucket is the cost controls').
+    buckets = [r for r in document["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket" and "mlplatform:datalake:" in r["urn"]]
     assert buckets
     for bucket in buckets:
         assert bucket["outputs"]["tagsAll"]["Environment"] == "prod"

@@ -279,6 +279,8 @@ def test_a_failed_report_leaves_no_out_file(moto_endpoint, aws_test_credentials,
 @pytest.mark.parametrize("args,message", [
     (["--format", "csv", "--by", "Component"], "command line: --format: the CSV report is by team: include Team in --by"),
     (["--out", "x.txt"], "command line: --out: the table is for the terminal; give --format json, csv or html with --out"),
+    (["--source", "athena", "--by", "Team"],
+     "command line: --by: the report from the export is by Team and Component at once; leave --by out or give Team,Component"),
 ])
 def test_file_formats_need_what_they_show(args, message, tmp_path):
     state = tmp_path / "prod.json"

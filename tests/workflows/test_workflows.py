@@ -194,6 +194,7 @@ def _reaches_the_backend_without_long_lived_tokens(job: dict, pulumi_step: dict)
     """A self-managed backend (cloud-url), or Pulumi Cloud through the OIDC token exchange; no
     stored Pulumi token, no stored AWS keys."""
     assert pulumi_step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert pulumi_step["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
     assert "PULUMI_ACCESS_TOKEN" not in (pulumi_step.get("env") or {}) and "PULUMI_ACCESS_TOKEN" not in (job.get("env") or {})
     (auth,) = uses(job, "pulumi/auth-actions")
     assert auth["if"] == "${{ vars.PULUMI_BACKEND_URL == '' }}"

@@ -61,3 +61,13 @@ def test_access_points_mount_targets_and_policies_are_free_and_team_claims_are_n
                "metadata": {"name": "home"}, "spec": {"storageClassName": "gp3", "resources": {"requests": {"storage": "100Gi"}}}})]
     (claim,) = [c for c in priced(export(*ebs)).costs if c.resource.name == "claim"]
     assert claim.monthly_cost == 100 * usd("0.08")
+
+
+def test_automatic_backups_are_billed_with_their_file_systems_tags(tmp_path):
+    """A backup policy cannot be tagged; its recovery points are the file system's, and so is the bill."""
+    fs = resource("aws:efs/fileSystem:FileSystem", "folders", {}, tags={"Team": "ml-platform", "Component": "notebooks"}, id="fs-0123")
+    policy = resource("aws:efs/backupPolicy:BackupPolicy", "folders-backup", {"fileSystemId": "fs-0123", "backupPolicy": {"status": "ENABLED"}})
+    result = priced(export(fs, policy), {"resource_usage": {"folders-backup": {"backup_storage_gb": 100}}}, tmp_path)
+    teams = {value: entry["monthly"] for value, entry in result.groups()["Team"].items()}
+    assert teams == {"ml-platform": 100 * usd("0.05")}
+    assert result.tags_of(next(c for c in result.costs if c.resource.name == "folders-backup"))["Component"] == "notebooks"

@@ -45,6 +45,22 @@ def test_alb_ingresses_cost_one_load_balancer_per_group_and_workloads_cost_nothi
     assert result.free_resources == 3
 
 
+def test_an_ingress_costs_its_alb_whose_tags_say_whose_it_is():
+    """A shared ALB is tagged to the network whichever member Ingress (a team's model server) carries it."""
+    member = resource("kubernetes:networking.k8s.io/v1:Ingress", "serving", {
+        "metadata": {"name": "serving", "labels": {"mlplatform.io/team": "vision", "mlplatform.io/component": "endpoints"},
+                     "annotations": {"alb.ingress.kubernetes.io/group.name": "shared",
+                                     "alb.ingress.kubernetes.io/tags": "Team=ml-platform,Component=network,Environment=dev"}},
+        "spec": {"ingressClassName": "alb"}})
+    alone = resource("kubernetes:networking.k8s.io/v1:Ingress", "alone", {
+        "metadata": {"name": "alone", "labels": {"mlplatform.io/team": "vision", "mlplatform.io/component": "endpoints"}},
+        "spec": {"ingressClassName": "alb"}})
+    result = priced(export(member, alone))
+    groups = {key: {value: entry["monthly"] for value, entry in values.items()} for key, values in result.groups().items()}
+    assert groups["Team"] == {"ml-platform": usd("0.0225") * 730, "vision": usd("0.0225") * 730}
+    assert groups["Component"] == {"network": usd("0.0225") * 730, "endpoints": usd("0.0225") * 730}
+
+
 def test_load_balancers_queues_repositories_alarms_and_secrets(tmp_path):
     document = export(
         resource("aws:lb/loadBalancer:LoadBalancer", "alb", {"loadBalancerType": "application"}),

@@ -108,6 +108,8 @@ def test_every_reference_of_a_shipped_stack_is_collected(stack):
     files = [v for k, v in _strings(raw) if k.endswith((".model", ".baseline")) and v.startswith("s3://")]
     assert sorted({a.location.uri for a in references.artifacts}) == sorted(set(files))
     assert all(a.key.endswith((".model", ".baseline")) for a in references.artifacts)
+    credentials = {v for k, v in _strings(raw) if k.endswith(".credentialArn")}
+    assert credentials <= {secret for _, secret in references.secrets}
     images = {v for k, v in _strings(raw) if k.endswith(".image") and ":" in v}
     assert images <= {f"{i.repository.split('/', 1)[1]}{i.ref.reference}" for i in references.images if i.platform_repository}
 

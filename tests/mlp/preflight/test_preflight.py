@@ -165,6 +165,10 @@ def test_without_credentials_it_is_bad_input(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    # A command is a fresh process: no session (with credentials found earlier) carried over.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     code = main(["preflight", "dev", "--endpoint-url", "http://127.0.0.1:9"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("mlp preflight: AWS credentials: none found")
