@@ -22,14 +22,10 @@ from components.workloads import (
     ClusterPlacement,
     PodIdentity,
     container_resources,
-    container_security_context,
     egress_rules,
     env_list,
     image_pin_annotations,
-    job_template_labels,
-    pod_scheduling,
-    pod_security_context,
-    scratch_volume,
+    scheduled_job_spec,
 )
 
 
@@ -89,53 +85,21 @@ class BatchScoringJob(pulumi.ComponentResource):
         )
         self.role = identity.role
 
-        volume, mount = scratch_volume()
         self.cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"name": app, "namespace": placement.namespace, "labels": labels, "annotations": image_pin_annotations(job.image)},
-            spec={
-                "schedule": job.schedule,
-                "timeZone": "Etc/UTC",
-                # A run that overruns its slot finishes before the next starts; no pile-up on GPUs.
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "metadata": {"labels": job_template_labels(labels, placement)},
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": job.active_deadline_seconds,
-                        "ttlSecondsAfterFinished": 86400,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "serviceAccountName": service_account,
-                                "automountServiceAccountToken": False,
-                                "restartPolicy": "Never",
-                                "securityContext": pod_security_context(),
-                                "containers": [{
-                                    "name": "score",
-                                    "image": image_uri,
-                                    "imagePullPolicy": "Always",
-                                    "env": env_list({
-                                        **dict(job.environment),
-                                        "MODEL_URI": job.model.uri,
-                                        "INPUT_URI": f"s3://{curated_bucket_name}/{job.input_prefix}",
-                                        "OUTPUT_URI": f"s3://{curated_bucket_name}/{job.output_prefix}",
-                                        "AWS_REGION": facts.region,
-                                    }),
-                                    "resources": container_resources(job.cpu, job.memory, job.gpus),
-                                    "securityContext": container_security_context(),
-                                    "volumeMounts": [mount],
-                                }],
-                                "volumes": [volume],
-                                **pod_scheduling(job.gpus, placement),
-                            },
-                        },
-                    },
-                },
-            },
+            spec=scheduled_job_spec(job.schedule, job.active_deadline_seconds, labels, placement, service_account, {
+                "name": "score",
+                "image": image_uri,
+                "env": env_list({
+                    **dict(job.environment),
+                    "MODEL_URI": job.model.uri,
+                    "INPUT_URI": f"s3://{curated_bucket_name}/{job.input_prefix}",
+                    "OUTPUT_URI": f"s3://{curated_bucket_name}/{job.output_prefix}",
+                    "AWS_REGION": facts.region,
+                }),
+                "resources": container_resources(job.cpu, job.memory, job.gpus),
+            }, gpus=job.gpus),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.service_account, identity.association]),
         )
         k8s.networking.v1.NetworkPolicy(

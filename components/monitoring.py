@@ -32,13 +32,9 @@ from components.keys import service_key
 from components.tagging import CostTagging
 from components.workloads import (
     container_resources,
-    container_security_context,
     egress_rules,
     image_pin_annotations,
-    job_template_labels,
-    pod_scheduling,
-    pod_security_context,
-    scratch_volume,
+    scheduled_job_spec,
     ClusterPlacement,
 )
 
@@ -213,47 +209,15 @@ class DriftMonitoring(pulumi.ComponentResource):
     def _cron_job(self, resource_name: str, job: DriftJobConfig, app: str, namespace: str, labels: dict, image: pulumi.Input[str],
                   settings: MonitoringConfig, placement: ClusterPlacement, args: list[str], region: str,
                   needs: list[pulumi.Resource]) -> k8s.batch.v1.CronJob:
-        volume, mount = scratch_volume()
         return k8s.batch.v1.CronJob(
             resource_name,
             metadata={"name": app, "namespace": namespace, "labels": labels, "annotations": image_pin_annotations(settings.image)},
-            spec={
-                "schedule": job.schedule,
-                "timeZone": "Etc/UTC",
-                # Runs never overlap: a slow run finishes before the next compares the same window.
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "metadata": {"labels": job_template_labels(labels, placement)},
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": job.active_deadline_seconds,
-                        "ttlSecondsAfterFinished": 86400,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "serviceAccountName": app,
-                                "automountServiceAccountToken": False,
-                                "restartPolicy": "Never",
-                                "securityContext": pod_security_context(),
-                                "containers": [{
-                                    "name": "drift",
-                                    "image": image,
-                                    "imagePullPolicy": "Always",
-                                    "args": args,
-                                    "env": [{"name": "AWS_REGION", "value": region}],
-                                    "resources": container_resources(job.cpu, job.memory, 0),
-                                    "securityContext": container_security_context(),
-                                    "volumeMounts": [mount],
-                                }],
-                                "volumes": [volume],
-                                **pod_scheduling(0, placement),
-                            },
-                        },
-                    },
-                },
-            },
+            spec=scheduled_job_spec(job.schedule, job.active_deadline_seconds, labels, placement, app, {
+                "name": "drift",
+                "image": image,
+                "args": args,
+                "env": [{"name": "AWS_REGION", "value": region}],
+                "resources": container_resources(job.cpu, job.memory, 0),
+            }),
             opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
         )

@@ -90,24 +90,29 @@ def of_type(resources: list[StateResource], type_token: str) -> list[StateResour
     return [r for r in resources if r.type == type_token]
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A real moto_server on 127.0.0.1 for the AWS APIs mlp calls; its URL."""
+def start_moto_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    """A real moto_server on a free port of 127.0.0.1, once it accepts connections: (process, port)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return server, port
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 raise RuntimeError("moto_server did not start")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real moto_server on 127.0.0.1 for the AWS APIs mlp calls; its URL."""
+    server, port = start_moto_server()
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=10)

@@ -8,17 +8,15 @@ import http.client
 import http.server
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
+
+from tests.conftest import start_moto_server
 
 # Not a documentation account ID: preflight must see ARNs in the credentials' own account.
 ACCOUNT = "246813579024"
@@ -63,29 +61,10 @@ class Stub:
 STUBBED_PREFIXES = ("AmazonSSM.", "ServiceQuotasV20190624.", "com.amazonaws.codestar.connections.")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def preflight_aws():
     """(endpoint URL, moto URL, stub): the router and the moto_server behind it."""
-    moto_port = _free_port()
-    env = {**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT}
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", moto_port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("moto_server did not start")
-            time.sleep(0.1)
+    server, moto_port = start_moto_server({**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT})
     stub = Stub()
 
     class Router(http.server.BaseHTTPRequestHandler):
