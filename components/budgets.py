@@ -40,14 +40,27 @@ def alarms_source(account_id: str) -> dict:
     return source_condition(account_id, f"arn:aws:cloudwatch:*:{account_id}:alarm:*")
 
 
+# The services that publish to the alert topic: (topic statement Sid, key statement Sid, service,
+# the condition that limits it to this account's own budgets, anomaly subscriptions or alarms).
+ALERT_PUBLISHERS = (
+    ("AwsBudgetsPublish", "AwsBudgetsPublishesEncrypted", "budgets.amazonaws.com", budgets_source),
+    # The billing exports' anomaly subscriptions (components/billing.py).
+    ("CostAnomalyDetectionPublish", "CostAnomalyDetectionPublishesEncrypted", "costalerts.amazonaws.com", anomaly_alerts_source),
+    # Drift alarms (components/monitoring.py).
+    ("CloudWatchAlarmsPublish", "CloudWatchAlarmsPublishEncrypted", "cloudwatch.amazonaws.com", alarms_source),
+)
+
+
 def alert_key_statements(account_id: str) -> list[dict]:
-    """AWS Budgets and Cost Anomaly Detection encrypt what they publish to the alert topic with the topic's key."""
-    return [{"Sid": "AwsBudgetsPublishesEncrypted", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
-             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": budgets_source(account_id)},
-            {"Sid": "CostAnomalyDetectionPublishesEncrypted", "Effect": "Allow", "Principal": {"Service": "costalerts.amazonaws.com"},
-             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": anomaly_alerts_source(account_id)},
-            {"Sid": "CloudWatchAlarmsPublishEncrypted", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
-             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*", "Condition": alarms_source(account_id)}]
+    """The publishers encrypt what they publish to the alert topic with the topic's key."""
+    return [{"Sid": key_sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+             "Resource": "*", "Condition": source(account_id)} for _, key_sid, service, source in ALERT_PUBLISHERS]
+
+
+def alert_topic_statements(topic_arn: str, account_id: str) -> list[dict]:
+    """Each publisher may publish to the alert topic for this account's own sources only."""
+    return [{"Sid": topic_sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "SNS:Publish", "Resource": topic_arn,
+             "Condition": source(account_id)} for topic_sid, _, service, source in ALERT_PUBLISHERS]
 
 
 def _tag_filter(key: str, value: str, nested: bool) -> dict:
@@ -87,30 +100,7 @@ class CostControls(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-alerts",
             arn=self.alert_topic.arn,
-            policy=pulumi.Output.all(self.alert_topic.arn, account_id).apply(lambda args: policy_document([{
-                "Sid": "AwsBudgetsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "budgets.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": args[0],
-                "Condition": budgets_source(args[1]),
-            }, {
-                # The billing exports' anomaly subscriptions (components/billing.py) alert here too.
-                "Sid": "CostAnomalyDetectionPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "costalerts.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": args[0],
-                "Condition": anomaly_alerts_source(args[1]),
-            }, {
-                # Drift alarms (components/monitoring.py) alert here too.
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": args[0],
-                "Condition": alarms_source(args[1]),
-            }])),
+            policy=pulumi.Output.all(self.alert_topic.arn, account_id).apply(lambda args: policy_document(alert_topic_statements(*args))),
             opts=child,
         )
 
