@@ -150,16 +150,25 @@ class Bootstrap(pulumi.ComponentResource):
             "imagePushRoleArns": self.image_push_role_arns,
         })
 
+    def _github_role(self, name: str, config: BootstrapConfig, env: str, role: str, description: str, github_environment: str, ref: str,
+                     provider_arn, **extra) -> aws.iam.Role:
+        """`<project>-<env>-<role>`, assumable only by this repository's jobs in `github_environment` on `ref`."""
+        return aws.iam.Role(
+            f"{name}-{env}-{role}",
+            name=f"{config.project}-{env}-{role}",
+            description=description,
+            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, github_environment, ref))),
+            opts=pulumi.ResourceOptions(parent=self),
+            **extra,
+        )
+
     def _environment_roles(self, name, config: BootstrapConfig, environment: EnvironmentConfig, inventory: dict, provider_arn, account_id, partition):
         child = pulumi.ResourceOptions(parent=self)
         env = environment.name
-        deploy = aws.iam.Role(
-            f"{name}-{env}-deployer",
-            name=f"{config.project}-{env}-deployer",
-            description=f"pulumi up of the {env} stack from GitHub Actions ({config.repository}, environment {env}, {environment.branch})",
-            max_session_duration=environment.max_session_hours * 3600,
-            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, env, f"refs/heads/{environment.branch}"))),
-            opts=child,
+        deploy = self._github_role(
+            name, config, env, "deployer",
+            f"pulumi up of the {env} stack from GitHub Actions ({config.repository}, environment {env}, {environment.branch})",
+            env, f"refs/heads/{environment.branch}", provider_arn, max_session_duration=environment.max_session_hours * 3600,
         )
         declared = pulumi.Output.all(account_id, partition).apply(
             lambda v: permissions.policy_documents(permissions.statements(inventory, v[0], v[1])))
@@ -173,12 +182,10 @@ class Bootstrap(pulumi.ComponentResource):
             lambda v: json.dumps({"Version": "2012-10-17", "Statement": state_statements(v[0], v[1], config.project, env, write=True)})), opts=child)
         preview = None
         if environment.preview:
-            preview = aws.iam.Role(
-                f"{name}-{env}-preview",
-                name=f"{config.project}-{env}-preview",
-                description=f"pulumi preview of the {env} stack for pull requests ({config.repository}, environment {env}-preview)",
-                assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, f"{env}-preview", "refs/pull/*/merge"))),
-                opts=child,
+            preview = self._github_role(
+                name, config, env, "preview",
+                f"pulumi preview of the {env} stack for pull requests ({config.repository}, environment {env}-preview)",
+                f"{env}-preview", "refs/pull/*/merge", provider_arn,
             )
             reads = permissions.read_only(permissions.actions_for(inventory["types"]))
             aws.iam.RolePolicy(f"{name}-{env}-preview", role=preview.id, policy=pulumi.Output.all(self.state_bucket.arn, self.secrets_key.arn).apply(
@@ -194,13 +201,8 @@ class Bootstrap(pulumi.ComponentResource):
         billing-<stack>): reads billing data and nothing else."""
         child = pulumi.ResourceOptions(parent=self)
         env = environment.name
-        role = aws.iam.Role(
-            f"{name}-{env}-cost-report",
-            name=f"{config.project}-{env}-cost-report",
-            description=f"Monthly cost report of {env} (.github/workflows/cost-report.yml): read-only billing",
-            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, f"billing-{env}", "refs/heads/main"))),
-            opts=child,
-        )
+        role = self._github_role(name, config, env, "cost-report", f"Monthly cost report of {env} (.github/workflows/cost-report.yml): read-only billing",
+                                 f"billing-{env}", "refs/heads/main", provider_arn)
         region = inventory["region"]
         policy = pulumi.Output.all(account_id, partition).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": cost_report_statements(
             v[0], v[1], region, config.project, config.billing_export_bucket)}))
@@ -212,13 +214,8 @@ class Bootstrap(pulumi.ComponentResource):
         environment <stack> on main) through the registry's pull-through cache for base images."""
         child = pulumi.ResourceOptions(parent=self)
         env = environment.name
-        role = aws.iam.Role(
-            f"{name}-{env}-image-push",
-            name=f"{config.project}-{env}-image-push",
-            description=f"Pushes images to the {env} repositories (.github/workflows/images.yml)",
-            assume_role_policy=provider_arn.apply(lambda arn: github_trust(arn, subject(config, env, f"refs/heads/{environment.branch}"))),
-            opts=child,
-        )
+        role = self._github_role(name, config, env, "image-push", f"Pushes images to the {env} repositories (.github/workflows/images.yml)",
+                                 env, f"refs/heads/{environment.branch}", provider_arn)
         region, prefix = inventory["region"], inventory["namePrefix"]
         policy = pulumi.Output.all(account_id, partition).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": image_push_statements(
             v[0], v[1], region, prefix)}))

@@ -46,7 +46,7 @@ def certificate(clients: Clients, reference: Certificate, account: str, region: 
     names = [aws.need(details, "DomainName", str, api, "Certificate"), *aws.need(details, "SubjectAlternativeNames", list, api, "Certificate", optional=True)]
     if reference.hostname and not covers(names, reference.hostname):
         return fail(check, reference.key, f"ISSUED for {', '.join(sorted(set(names)))}, which does not cover {reference.hostname}")
-    return ok(check, reference.key, f"ISSUED" + (f" for {reference.hostname}" if reference.hostname else f" ({names[0]})"))
+    return ok(check, reference.key, "ISSUED" + (f" for {reference.hostname}" if reference.hostname else f" ({names[0]})"))
 
 
 def secret(clients: Clients, key: str, secret_id: str, account: str, region: str) -> Line:

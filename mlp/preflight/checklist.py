@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import yaml
 

@@ -10,7 +10,6 @@ import pytest
 
 from components.endpoint_capture import CAPTURE_DIR, PARSERS_FILE, SHIPPER_CONFIG_DIR, SHIPPER_CONFIG_FILE
 from mlp.drift.capture import CaptureRows, read_capture_lines
-from mlp.offline import MOCK_ACCOUNT_ID
 from tests.components.iam_eval import allowed
 from tests.conftest import planned
 

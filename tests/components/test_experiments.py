@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import botocore.session
-import pytest
 
 from components.config.experiments import MAINTENANCE_WINDOW, MLFLOW_VERSION, TRACKING_SERVER_SIZES
 from components.experiments import MLFLOW_ACTIONS, registry_resources, tracking_server_arn, tracking_server_name

@@ -3,10 +3,7 @@ baseline and reports, and alarms that reach the platform's alert topic and the o
 
 from __future__ import annotations
 
-import argparse
 import json
-
-import pytest
 
 from components.monitoring import DRIFT_METRIC, METRIC_NAMESPACE
 from mlp.cli import build_parser

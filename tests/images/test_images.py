@@ -221,7 +221,7 @@ def test_lock_check_follows_spec_includes_and_accepts_a_consistent_lock(tmp_path
     image = _write_image(tmp_path, "-r ../base.in\ntorch>=2.8,<2.9\n", f"ray==2.49.0 \\\n    {H}\n    # via -r base.in\ntorch==2.8.0 \\\n    {H}\n")
     assert catalog.lock_problems(image) == []
     (image.lock_path).write_text(f"torch==2.8.0 \\\n    {H}\n")
-    assert catalog.lock_problems(image) == [f"demo/requirements.lock: ray (required by requirements.in) is not pinned"]
+    assert catalog.lock_problems(image) == ["demo/requirements.lock: ray (required by requirements.in) is not pinned"]
 
 
 def test_a_manifest_with_an_unknown_key_or_bad_version_is_refused(tmp_path, monkeypatch):

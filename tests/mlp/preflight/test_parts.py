@@ -101,7 +101,7 @@ def test_every_reference_of_a_shipped_stack_is_collected(stack):
     config = planned(stack).config
     references = collect(config)
     assert references.certificates[0].hostname == config.notebooks.hostname
-    assert (f"mlplatform:cluster.deployRoleArn", config.cluster.deploy_role_arn) in references.roles
+    assert ("mlplatform:cluster.deployRoleArn", config.cluster.deploy_role_arn) in references.roles
     text = (PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
     raw = yaml.safe_load(text)["config"]
     # Every s3:// model and every image of the stack file is looked up (once each).
